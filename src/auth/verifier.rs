@@ -1,0 +1,164 @@
+//! Verifies Cognito user-pool tokens (and local tokens of the same shape).
+//!
+//! The checks, in order: the header names RS256 (nothing else: not `none`, not
+//! HS256 keyed with our public key) and a `kid`; the key with that id exists
+//! in the key set; the signature; `exp` (required), `nbf` and `iat` with a
+//! small leeway; `iss` exactly; `token_use`; and the app client (`client_id`
+//! for access tokens, `aud` for id tokens) in the allow-list.
+//!
+//! A verified token is remembered until it expires, so a busy client costs
+//! one RSA verification, not one per request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{KeyError, KeySource};
+use crate::config::AuthConfig;
+use crate::store::now_epoch;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// The claims we read from a Cognito token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub token_use: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Access tokens carry `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Id tokens carry `cognito:username`.
+    #[serde(
+        rename = "cognito:username",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cognito_username: Option<String>,
+    #[serde(
+        rename = "cognito:groups",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups: Vec<String>,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl Claims {
+    /// The user's name, from whichever claim this kind of token carries.
+    pub fn username(&self) -> &str {
+        self.username
+            .as_deref()
+            .or(self.cognito_username.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The token is not acceptable (→ 401); the reason is for logs and the client.
+    #[error("{0}")]
+    Invalid(String),
+    /// The keys could not be obtained (→ 503).
+    #[error("{0}")]
+    KeysUnavailable(String),
+}
+
+/// Checks tokens against one user pool's keys and rules.
+pub struct Verifier {
+    keys: KeySource,
+    config: AuthConfig,
+    validation: Validation,
+    verified: moka::sync::Cache<Arc<str>, Arc<Claims>>,
+}
+
+impl Verifier {
+    pub fn new(keys: KeySource, config: AuthConfig) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.validate_aud = false; // checked below: access tokens have no `aud`
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        Self {
+            keys,
+            config,
+            validation,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    /// Verifies a bearer token and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        if let Some(claims) = self.verified.get(token) {
+            if claims.exp > now_epoch() {
+                return Ok(claims);
+            }
+            self.verified.invalidate(token);
+        }
+        let claims = Arc::new(self.verify_uncached(token).await?);
+        self.verified.insert(Arc::from(token), claims.clone());
+        Ok(claims)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<Claims, VerifyError> {
+        let header = decode_header(token).map_err(|e| invalid(format!("malformed token: {e}")))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(invalid("token algorithm must be RS256"));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("token has no key id"))?;
+        let key = self.keys.find(&kid).await.map_err(|e| match e {
+            KeyError::UnknownKid => invalid("token signed with an unknown key"),
+            KeyError::Unavailable(why) => VerifyError::KeysUnavailable(why),
+        })?;
+        let claims = decode::<Claims>(token, &key, &self.validation)
+            .map_err(|e| invalid(format!("token rejected: {e}")))?
+            .claims;
+        self.check_claims(&claims)?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, claims: &Claims) -> Result<(), VerifyError> {
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now_epoch() + LEEWAY_SECS)
+        {
+            return Err(invalid("token issued in the future"));
+        }
+        if claims.token_use != self.config.token_use {
+            return Err(invalid(format!(
+                "an {} token is required",
+                self.config.token_use
+            )));
+        }
+        let client = match claims.token_use.as_str() {
+            "access" => claims.client_id.as_deref(),
+            _ => claims.aud.as_deref(),
+        };
+        if !client.is_some_and(|c| self.config.client_ids.iter().any(|id| id == c)) {
+            return Err(invalid("token issued to another app client"));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(why: impl Into<String>) -> VerifyError {
+    VerifyError::Invalid(why.into())
+}

@@ -1,0 +1,175 @@
+//! Typed configuration, read once from the environment and checked at start.
+//!
+//! Every variable is optional: with none set the binary runs on the embedded
+//! default (local store, local token issuer) on 127.0.0.1:3000. A bad value
+//! stops the process at start with a message naming the variable, rather than
+//! surfacing later as a confusing runtime error. Tests build a `Config` from a
+//! map with [`Config::from_lookup`], through the same parsing code.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::store::CacheConfig;
+
+/// The whole configuration of one process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the HTTP server listens (`APP_ADDR`, or 127.0.0.1 and `PORT`).
+    pub addr: SocketAddr,
+    /// Where embedded backends keep their files (`APP_DATA_DIR`, `./data`).
+    pub data_dir: PathBuf,
+    /// The read cache in front of the table.
+    pub cache: CacheConfig,
+    /// Origins allowed by CORS (`APP_CORS_ORIGINS`, comma-separated; empty = none).
+    pub cors_origins: Vec<String>,
+    /// How long one request may take before it is answered 503 (`APP_REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// How long in-flight requests get to finish after SIGTERM (`APP_SHUTDOWN_GRACE`).
+    pub shutdown_grace: Duration,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// `json` for machine-read logs (containers, Lambda) or `text` (`APP_LOG_FORMAT`).
+    pub log_json: bool,
+}
+
+/// Which tokens are accepted, and where their keys come from.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// The exact `iss` claim expected.
+    pub issuer: String,
+    /// Accepted app clients: `client_id` of access tokens, `aud` of id tokens.
+    pub client_ids: Vec<String>,
+    /// `access` (default) or `id`.
+    pub token_use: String,
+    /// Fetch keys from this JWKS URL; `None` = the local issuer's own key.
+    pub jwks_url: Option<String>,
+    /// At most one JWKS refetch per this interval for unknown key ids.
+    pub jwks_refetch_cooldown: Duration,
+    /// Give up on a JWKS fetch after this long.
+    pub jwks_fetch_timeout: Duration,
+}
+
+/// The issuer of locally minted tokens when no Cognito pool is configured.
+pub const LOCAL_ISSUER: &str = "urn:atrium:local-issuer";
+/// The app client of locally minted tokens.
+pub const LOCAL_CLIENT_ID: &str = "atrium-local-client";
+
+/// A variable that was set to something unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+        let port = parse(&var, "PORT", 3000u16)?;
+        let addr = match var("APP_ADDR") {
+            Some(text) => text.parse().map_err(|e| bad("APP_ADDR", e))?,
+            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        };
+        let cache = CacheConfig {
+            ttl: duration(&var, "APP_CACHE_TTL", Duration::from_secs(300))?,
+            max_bytes: parse(&var, "APP_CACHE_MAX_BYTES", 64 * 1024 * 1024u64)?,
+        };
+        Ok(Self {
+            addr,
+            data_dir: var("APP_DATA_DIR").unwrap_or_else(|| "data".into()).into(),
+            cache,
+            cors_origins: list(var("APP_CORS_ORIGINS")),
+            request_timeout: duration(&var, "APP_REQUEST_TIMEOUT", Duration::from_secs(30))?,
+            shutdown_grace: duration(&var, "APP_SHUTDOWN_GRACE", Duration::from_secs(20))?,
+            auth: auth_config(&var)?,
+            log_json: match var("APP_LOG_FORMAT").as_deref() {
+                None => std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
+                Some("json") => true,
+                Some("text") => false,
+                Some(other) => {
+                    return Err(bad(
+                        "APP_LOG_FORMAT",
+                        format!("`{other}` is not json or text"),
+                    ));
+                }
+            },
+        })
+    }
+}
+
+fn auth_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<AuthConfig, ConfigError> {
+    let token_use = var("APP_TOKEN_USE").unwrap_or_else(|| "access".into());
+    if token_use != "access" && token_use != "id" {
+        return Err(bad("APP_TOKEN_USE", "must be `access` or `id`"));
+    }
+    Ok(AuthConfig {
+        issuer: var("APP_ISSUER").unwrap_or_else(|| LOCAL_ISSUER.into()),
+        client_ids: match list(var("APP_CLIENT_IDS")) {
+            ids if ids.is_empty() => vec![LOCAL_CLIENT_ID.into()],
+            ids => ids,
+        },
+        token_use,
+        jwks_url: var("APP_JWKS_URL"),
+        jwks_refetch_cooldown: duration(var, "APP_JWKS_REFETCH_COOLDOWN", Duration::from_secs(10))?,
+        jwks_fetch_timeout: duration(var, "APP_JWKS_FETCH_TIMEOUT", Duration::from_secs(3))?,
+    })
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse<T: std::str::FromStr>(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        Some(text) => text.trim().parse().map_err(|e| bad(name, e)),
+        None => Ok(default),
+    }
+}
+
+fn duration(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match var(name) {
+        Some(text) => parse_duration(&text).map_err(|e| bad(name, e)),
+        None => Ok(default),
+    }
+}
+
+/// `"300"` (seconds), `"300s"`, `"5m"`, `"1h 30m"`, `"250ms"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e})"))
+}
+
+fn bad(name: &'static str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError {
+        name,
+        problem: problem.to_string(),
+    }
+}

@@ -1,0 +1,189 @@
+//! One error type for every response that isn't a success, rendered as
+//! RFC 9457 `application/problem+json`.
+//!
+//! When to use what: handlers return `Result<_, ApiError>` and build the
+//! variant that says what the *client* did wrong (or that we are unavailable).
+//! Anything unexpected becomes `Internal`: its cause goes to the log with the
+//! request id, and the client sees only "internal error". Store errors map
+//! here in one place (`From<StoreError>`), so a failed condition means the same
+//! thing on every route.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's path in the request, e.g. `title` or `items[2].due`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PreconditionRequired(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    TooManyRequests(String, u64),
+    /// A backend is unreachable or throttling: retry after this many seconds.
+    #[error("service temporarily unavailable")]
+    Unavailable(u64),
+    /// A bug or a broken backend; the message is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// One field failed validation.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` means "see status".
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a human.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The fields that failed validation, for 422.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Renders a problem+json response for `status`.
+pub fn problem(status: StatusCode, detail: Option<String>, errors: Vec<FieldError>) -> Response {
+    let body = Problem {
+        kind: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").into(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry_after = match &self {
+            Self::Unavailable(secs) | Self::TooManyRequests(_, secs) => Some(*secs),
+            _ => None,
+        };
+        let mut response = match self {
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                problem(status, None, vec![])
+            }
+            Self::Unavailable(_) => problem(
+                status,
+                Some("a backend is unavailable; retry later".into()),
+                vec![],
+            ),
+            Self::Validation(errors) => problem(
+                status,
+                Some("the request has invalid fields".into()),
+                errors,
+            ),
+            Self::NotFound => problem(status, None, vec![]),
+            other => problem(status, Some(other.to_string()), vec![]),
+        };
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::ConditionFailed { .. } => {
+                Self::Conflict("the item changed or already exists".into())
+            }
+            StoreError::BadCursor => Self::BadRequest("invalid or foreign cursor".into()),
+            StoreError::BadItem(why) => Self::BadRequest(why),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(%why, "store unavailable");
+                Self::Unavailable(RETRY_AFTER_SECS)
+            }
+            StoreError::Internal(why) => Self::Internal(why),
+        }
+    }
+}
+
+/// How long clients should wait after a 503.
+pub const RETRY_AFTER_SECS: u64 = 2;

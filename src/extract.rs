@@ -1,0 +1,118 @@
+//! Extractors that reject bad input in our own problem+json format.
+//!
+//! axum's `Json` and `Query` answer malformed input with plain-text bodies;
+//! these wrappers keep the same parsing but turn every rejection into an
+//! [`ApiError`] that names what was wrong: 415 for a wrong content type, 413
+//! for a body over the limit, 400 for broken JSON, 422 (with the field's
+//! path) for JSON of the wrong shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest JSON body any endpoint accepts.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body, deserialized and shape-checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest("could not read the request body".into()),
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, telling a syntax error (400) from a shape error (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        shape_or_syntax(path, inner)
+    })?;
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn shape_or_syntax(path: String, error: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => {
+            let message = strip_position(&error.to_string());
+            let field = match path.as_str() {
+                "." | "" => missing_field_name(&message).unwrap_or_else(|| "body".into()),
+                _ => path,
+            };
+            ApiError::Validation(vec![FieldError::new(field, message)])
+        }
+        _ => ApiError::BadRequest(format!("malformed JSON: {error}")),
+    }
+}
+
+/// serde's messages end in " at line L column C"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// "missing field `title`" → "title".
+fn missing_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A query string, deserialized; a malformed one is a 400 naming the problem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                ApiError::Validation(vec![FieldError::new(field, error.into_inner().to_string())])
+            })
+    }
+}

@@ -1,0 +1,88 @@
+//! The `atrium` binary: read config, start logging, then do what the command
+//! line asks (serve by default). Everything else lives in the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use atrium::config::{Config, parse_duration};
+use atrium::runtime::{Server, shutdown_signal};
+use atrium::state::AppState;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "atrium",
+    version,
+    about = "To-dos, a blog and file uploads, on AWS or on a laptop"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Print a bearer token from the local issuer (for a server without Cognito).
+    Token {
+        /// The user name; the same name always gets the same `sub`.
+        #[arg(long)]
+        user: String,
+        /// A Cognito group to include (repeatable), e.g. `authors`.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// How long the token is valid: `1h`, `30m`, `3600`.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Token { user, groups, ttl } => token(&config, &user, &groups, ttl),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    atrium::telemetry::init(config.log_json);
+    let (addr, grace) = (config.addr, config.shutdown_grace);
+    let data_dir = config.data_dir.display().to_string();
+    let state = AppState::build(config).await?;
+    let server = Server::bind(addr, atrium::app(state.clone()), grace).await?;
+    tracing::info!(addr = %server.local_addr()?, data_dir, backends = %state.describe(), "listening");
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+fn token(
+    config: &Config,
+    user: &str,
+    groups: &[String],
+    ttl: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if config.auth.jwks_url.is_some() {
+        return Err("APP_JWKS_URL is set: tokens come from Cognito, not the local issuer".into());
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let issuer = atrium::auth::LocalIssuer::load_or_create(&config.data_dir)?;
+    println!("{}", issuer.mint(&config.auth, user, groups, ttl));
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Prometheus figures: requests by route and status with latency, and the
+//! read cache's hits, misses, evictions and bytes. Served at `/metrics`.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+use crate::store::CacheStats;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The registry and the handles the middleware updates.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    cache_bytes: Gauge,
+}
+
+impl Metrics {
+    pub fn new(cache: &CacheStats) -> Self {
+        let mut registry = Registry::with_prefix("atrium");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_25, 2.0, 16)));
+        let cache_bytes = Gauge::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer",
+            latency.clone(),
+        );
+        registry.register(
+            "cache_hits",
+            "Reads answered by the in-process cache",
+            cache.hits.clone(),
+        );
+        registry.register(
+            "cache_misses",
+            "Reads that went to the table",
+            cache.misses.clone(),
+        );
+        registry.register(
+            "cache_evictions",
+            "Cache entries dropped for size or age",
+            cache.evictions.clone(),
+        );
+        registry.register(
+            "cache_bytes",
+            "Estimated bytes held by the cache",
+            cache_bytes.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            cache_bytes,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, cache_bytes: u64) -> String {
+        self.cache_bytes
+            .set(i64::try_from(cache_bytes).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Counts and times every request under its route template (never the raw
+/// path, which would make one series per todo id).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    let labels = RouteLabels { method, route };
+    metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let RouteLabels { method, route } = labels;
+    let status = response.status().as_u16();
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status,
+        })
+        .inc();
+    response
+}

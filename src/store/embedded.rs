@@ -1,0 +1,414 @@
+//! The embedded table: the whole single-table design in one redb file.
+//!
+//! Why redb: pure Rust (no C toolchain, quick to build), ACID with
+//! copy-on-write B-trees, and every commit is fsynced by default, so a write
+//! we acknowledge survives `kill -9` and power loss. One writer at a time is
+//! plenty for a laptop or a test run; readers never block.
+//!
+//! Layout (all keys are byte strings; `\0` separates parts, which is why key
+//! attributes may not contain NUL):
+//! - `items`:  `PK \0 SK` → item JSON
+//! - `gsi1`:   `GSI1PK \0 GSI1SK \0 PK \0 SK` → nothing (points into `items`)
+//! - `expiry`: `expires_at (8 bytes, big-endian) PK \0 SK` → nothing, so the
+//!   purger finds expired items without scanning the table.
+//!
+//! redb is synchronous; every call runs on tokio's blocking pool.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use serde_json::Value;
+
+use super::{
+    Cursor, Index, Item, Key, Page, Query, Read, StoreError, Table, Write, attr, condition_holds,
+    is_expired, now_epoch,
+};
+
+const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
+const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("expiry");
+
+/// A durable single-table store in one file.
+#[derive(Clone)]
+pub struct EmbeddedTable {
+    db: Arc<Database>,
+    path: String,
+}
+
+impl EmbeddedTable {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(internal)?;
+        let txn = db.begin_write().map_err(internal)?;
+        txn.open_table(ITEMS).map_err(internal)?;
+        txn.open_table(GSI1).map_err(internal)?;
+        txn.open_table(EXPIRY).map_err(internal)?;
+        txn.commit().map_err(internal)?;
+        Ok(Self {
+            db: Arc::new(db),
+            path: path.display().to_string(),
+        })
+    }
+
+    /// Deletes items whose `expires_at` has passed; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let db = self.db.clone();
+        blocking(move || purge_expired(&db, now_epoch())).await
+    }
+
+    /// Runs [`EmbeddedTable::purge_expired`] every `every` until the process ends.
+    pub fn spawn_purger(&self, every: Duration) {
+        let table = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(error) = table.purge_expired().await {
+                    tracing::warn!(%error, "purging expired items failed");
+                }
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Table for EmbeddedTable {
+    async fn get(&self, key: &Key, _read: Read) -> Result<Option<Item>, StoreError> {
+        let db = self.db.clone();
+        let id = item_id(&key.pk, &key.sk)?;
+        blocking(move || {
+            let txn = db.begin_read().map_err(internal)?;
+            let items = txn.open_table(ITEMS).map_err(internal)?;
+            let found = items.get(id.as_slice()).map_err(internal)?;
+            Ok(found
+                .map(|v| parse(v.value()))
+                .transpose()?
+                .filter(|item| !is_expired(item, now_epoch())))
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write().map_err(internal)?;
+            let now = now_epoch();
+            for (index, write) in writes.iter().enumerate() {
+                apply(&txn, write, now, index)?;
+            }
+            // Dropping `txn` without commit (on the `?` above) aborts every write.
+            txn.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn query(&self, query: &Query, _read: Read) -> Result<Page, StoreError> {
+        if let Some(cursor) = &query.cursor {
+            cursor.check(query)?;
+        }
+        let db = self.db.clone();
+        let query = query.clone();
+        blocking(move || run_query(&db, &query)).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(internal)?;
+            txn.open_table(ITEMS)
+                .map_err(internal)?
+                .len()
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded redb at {}", self.path)
+    }
+}
+
+/// Applies one write inside a transaction, checking its condition first.
+fn apply(txn: &WriteTransaction, write: &Write, now: u64, index: usize) -> Result<(), StoreError> {
+    let key = write
+        .key()
+        .ok_or_else(|| StoreError::BadItem("an item needs string PK and SK".into()))?;
+    let id = item_id(&key.pk, &key.sk)?;
+    let mut items = txn.open_table(ITEMS).map_err(internal)?;
+    let current = items
+        .get(id.as_slice())
+        .map_err(internal)?
+        .map(|v| parse(v.value()))
+        .transpose()?;
+    let live = current.as_ref().filter(|item| !is_expired(item, now));
+    let condition = match write {
+        Write::Put { condition, .. } | Write::Delete { condition, .. } => condition,
+    };
+    if !condition_holds(condition, live) {
+        return Err(StoreError::ConditionFailed { index });
+    }
+    if let Some(old) = &current {
+        unindex(txn, &key, old)?;
+    }
+    match write {
+        Write::Put { item, .. } => {
+            let bytes = serde_json::to_vec(item).map_err(internal)?;
+            items
+                .insert(id.as_slice(), bytes.as_slice())
+                .map_err(internal)?;
+            index_item(txn, &key, item)?;
+        }
+        Write::Delete { .. } => {
+            items.remove(id.as_slice()).map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds the GSI and expiry entries of an item.
+fn index_item(txn: &WriteTransaction, key: &Key, item: &Item) -> Result<(), StoreError> {
+    if let Some(gsi) = gsi_id(key, item)? {
+        txn.open_table(GSI1)
+            .map_err(internal)?
+            .insert(gsi.as_slice(), ())
+            .map_err(internal)?;
+    }
+    if let Some(at) = item.get(attr::EXPIRES_AT).and_then(Value::as_u64) {
+        let id = expiry_id(at, key)?;
+        txn.open_table(EXPIRY)
+            .map_err(internal)?
+            .insert(id.as_slice(), ())
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Removes the GSI and expiry entries of an item that is being replaced.
+fn unindex(txn: &WriteTransaction, key: &Key, item: &Item) -> Result<(), StoreError> {
+    if let Some(gsi) = gsi_id(key, item)? {
+        txn.open_table(GSI1)
+            .map_err(internal)?
+            .remove(gsi.as_slice())
+            .map_err(internal)?;
+    }
+    if let Some(at) = item.get(attr::EXPIRES_AT).and_then(Value::as_u64) {
+        let id = expiry_id(at, key)?;
+        txn.open_table(EXPIRY)
+            .map_err(internal)?
+            .remove(id.as_slice())
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
+    let txn = db.begin_read().map_err(internal)?;
+    let items = txn.open_table(ITEMS).map_err(internal)?;
+    let gsi = txn.open_table(GSI1).map_err(internal)?;
+    let now = now_epoch();
+    let prefix = join(&[&query.partition, &query.sort_prefix])?;
+    let mut upper = prefix.clone();
+    upper.push(0xFF); // never in UTF-8, so above every key with this prefix
+    let resume = query
+        .cursor
+        .as_ref()
+        .map(|c| cursor_id(c, query.index))
+        .transpose()?;
+    let (lower, upper) = match (&resume, query.ascending) {
+        (Some(at), true) => (
+            Bound::Excluded(at.as_slice()),
+            Bound::Excluded(upper.as_slice()),
+        ),
+        (Some(at), false) => (
+            Bound::Included(prefix.as_slice()),
+            Bound::Excluded(at.as_slice()),
+        ),
+        (None, _) => (
+            Bound::Included(prefix.as_slice()),
+            Bound::Excluded(upper.as_slice()),
+        ),
+    };
+
+    let mut page = Page::default();
+    let mut visit = |entry_key: &[u8]| -> Result<bool, StoreError> {
+        let item_key = match query.index {
+            Index::Primary => entry_key.to_vec(),
+            Index::Gsi1 => gsi_target(entry_key),
+        };
+        let Some(raw) = items.get(item_key.as_slice()).map_err(internal)? else {
+            return Ok(true);
+        };
+        let item = parse(raw.value())?;
+        if is_expired(&item, now) || !query.matches_filter(&item) {
+            return Ok(true);
+        }
+        page.items.push(item);
+        Ok(page.items.len() < query.limit)
+    };
+
+    let mut more = false;
+    match query.index {
+        Index::Primary => {
+            let range = items.range::<&[u8]>((lower, upper)).map_err(internal)?;
+            more = walk(range, query.ascending, |k| visit(k))?;
+        }
+        Index::Gsi1 => {
+            let range = gsi.range::<&[u8]>((lower, upper)).map_err(internal)?;
+            more = walk(range, query.ascending, |k| visit(k))? || more;
+        }
+    }
+    if more {
+        page.next = page
+            .items
+            .last()
+            .map(|last| Cursor::after(last, query.index));
+    }
+    Ok(page)
+}
+
+/// Visits entries in order until `visit` says stop; returns true when it
+/// stopped early (so more entries may follow).
+fn walk<V: redb::Value + 'static>(
+    range: redb::Range<'static, &'static [u8], V>,
+    ascending: bool,
+    mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    let mut step = |entry: Result<
+        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, V>),
+        redb::StorageError,
+    >| {
+        let (k, _) = entry.map_err(internal)?;
+        visit(k.value())
+    };
+    if ascending {
+        for entry in range {
+            if !step(entry)? {
+                return Ok(true);
+            }
+        }
+    } else {
+        for entry in range.rev() {
+            if !step(entry)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn purge_expired(db: &Database, now: u64) -> Result<usize, StoreError> {
+    let txn = db.begin_write().map_err(internal)?;
+    let mut purged = 0;
+    {
+        let mut expiry = txn.open_table(EXPIRY).map_err(internal)?;
+        let mut upper = now.to_be_bytes().to_vec();
+        upper.push(0xFF);
+        let due: Vec<Vec<u8>> = expiry
+            .range::<&[u8]>(..upper.as_slice())
+            .map_err(internal)?
+            .map(|entry| entry.map(|(k, _)| k.value().to_vec()).map_err(internal))
+            .collect::<Result<_, _>>()?;
+        let mut items = txn.open_table(ITEMS).map_err(internal)?;
+        let mut gsi = txn.open_table(GSI1).map_err(internal)?;
+        for id in due {
+            expiry.remove(id.as_slice()).map_err(internal)?;
+            let item_key = &id[8..];
+            let Some(item) = items
+                .remove(item_key)
+                .map_err(internal)?
+                .map(|v| parse(v.value()))
+                .transpose()?
+            else {
+                continue;
+            };
+            if let Some(key) = Key::of(&item) {
+                if let Some(g) = gsi_id(&key, &item)? {
+                    gsi.remove(g.as_slice()).map_err(internal)?;
+                }
+            }
+            purged += 1;
+        }
+    }
+    txn.commit().map_err(internal)?;
+    Ok(purged)
+}
+
+/// `a \0 b \0 ...`, refusing parts that contain NUL.
+fn join(parts: &[&str]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if part.contains('\0') {
+            return Err(StoreError::BadItem(
+                "key attributes may not contain NUL".into(),
+            ));
+        }
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+    Ok(out)
+}
+
+fn item_id(pk: &str, sk: &str) -> Result<Vec<u8>, StoreError> {
+    join(&[pk, sk])
+}
+
+fn gsi_id(key: &Key, item: &Item) -> Result<Option<Vec<u8>>, StoreError> {
+    let part = item.get(attr::GSI1PK).and_then(Value::as_str);
+    let sort = item.get(attr::GSI1SK).and_then(Value::as_str);
+    match (part, sort) {
+        (Some(p), Some(s)) => Ok(Some(join(&[p, s, &key.pk, &key.sk])?)),
+        _ => Ok(None),
+    }
+}
+
+/// The `items` key a GSI entry points at: its last two parts.
+fn gsi_target(gsi_key: &[u8]) -> Vec<u8> {
+    let mut parts = gsi_key.splitn(3, |b| *b == 0);
+    parts.next();
+    parts.next();
+    parts.next().unwrap_or_default().to_vec()
+}
+
+fn expiry_id(at: u64, key: &Key) -> Result<Vec<u8>, StoreError> {
+    let mut id = at.to_be_bytes().to_vec();
+    id.extend(item_id(&key.pk, &key.sk)?);
+    Ok(id)
+}
+
+fn cursor_id(cursor: &Cursor, index: Index) -> Result<Vec<u8>, StoreError> {
+    let get = |name| cursor.get(name).ok_or(StoreError::BadCursor);
+    match index {
+        Index::Primary => join(&[get(attr::PK)?, get(attr::SK)?]),
+        Index::Gsi1 => join(&[
+            get(attr::GSI1PK)?,
+            get(attr::GSI1SK)?,
+            get(attr::PK)?,
+            get(attr::SK)?,
+        ]),
+    }
+    .map_err(|_| StoreError::BadCursor)
+}
+
+fn parse(bytes: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice(bytes).map_err(internal)
+}
+
+fn internal(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(error.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}

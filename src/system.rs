@@ -1,0 +1,68 @@
+//! Routes about the service itself: health, readiness, the caller's
+//! identity, metrics and the local issuer's public keys.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::{Profile, User};
+use crate::error::{ApiError, Problem, RETRY_AFTER_SECS};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(me))
+        .route("/metrics", get(metrics))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the backends answer.
+#[utoipa::path(get, path = "/readyz", tag = "system", responses(
+    (status = 200, description = "ready"),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    match state.table.health().await {
+        Ok(()) => Ok(axum::Json(
+            json!({ "status": "ready", "checks": { "store": "ok" } }),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            Err(ApiError::Unavailable(RETRY_AFTER_SECS))
+        }
+    }
+}
+
+/// Who the bearer token says you are.
+#[utoipa::path(get, path = "/me", tag = "system", security(("bearer" = [])), responses(
+    (status = 200, body = Profile),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn me(user: User) -> axum::Json<Profile> {
+    axum::Json(user.profile())
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(state.cache.bytes());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The local issuer's public keys (404 when tokens come from Cognito).
+async fn jwks(State(state): State<AppState>) -> Response {
+    match &state.local_issuer {
+        Some(issuer) => axum::Json(issuer.jwks().clone()).into_response(),
+        None => ApiError::NotFound.into_response(),
+    }
+}

@@ -1,0 +1,256 @@
+//! HTTP handlers for `/todos`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::model::{self, CreateTodo, Todo, TodoPage, UpdateTodo};
+use crate::auth::User;
+use crate::conditional::{IfMatch, etag, etag_header, if_match, none_match_hits};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::idempotency::{self, IdempotencyKey, StoredResponse};
+use crate::state::AppState;
+use crate::store::{Condition, Cursor, Query, Read, StoreError, Write};
+
+/// Query parameters of `GET /todos`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only completed (`true`) or open (`false`) todos.
+    completed: Option<bool>,
+    /// Page size, 1 to 100 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// List your todos, oldest first.
+#[utoipa::path(get, path = "/todos", tag = "todos", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = TodoPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_todos(
+    State(state): State<AppState>,
+    user: User,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<axum::Json<TodoPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
+    }
+    let mut query = Query::partition(model::partition(user.sub()));
+    query.sort_prefix = model::SORT_PREFIX.into();
+    query.limit = limit as usize;
+    query.filter = params
+        .completed
+        .map(|c| ("completed".into(), c.to_string()));
+    query.cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let page = state.table.query(&query, Read::Eventual).await?;
+    Ok(axum::Json(TodoPage {
+        items: page
+            .items
+            .into_iter()
+            .map(model::from_item)
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+/// Create a todo. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/todos", tag = "todos", request_body = CreateTodo,
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
+    responses(
+        (status = 201, body = Todo, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_todo(
+    State(state): State<AppState>,
+    user: User,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    ApiJson(input): ApiJson<CreateTodo>,
+) -> Result<Response, ApiError> {
+    let fingerprint = idempotency::fingerprint(&input);
+    let todo = input.into_todo()?;
+    let sub = user.sub();
+    let put = Write::Put {
+        item: model::to_item(sub, &todo),
+        condition: Condition::NotExists,
+    };
+    let Some(key) = idempotency_key else {
+        state.table.transact(vec![put]).await?;
+        return Ok(created(&todo).into_response());
+    };
+    if let Some(first) = idempotency::replay(state.table.as_ref(), sub, &key, &fingerprint).await? {
+        return Ok(first.into_response());
+    }
+    let response = created(&todo);
+    let record = idempotency::record(sub, &key, fingerprint.clone(), response.clone());
+    match state.table.transact(vec![put, record]).await {
+        Ok(()) => Ok(response.into_response()),
+        // A concurrent request with the same key won the race: answer as it did.
+        Err(StoreError::ConditionFailed { index: 1 }) => {
+            idempotency::replay(state.table.as_ref(), sub, &key, &fingerprint)
+                .await?
+                .map(IntoResponse::into_response)
+                .ok_or_else(|| {
+                    ApiError::Conflict("concurrent request with the same Idempotency-Key".into())
+                })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn created(todo: &Todo) -> StoredResponse {
+    StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        headers: vec![
+            (header::LOCATION.to_string(), format!("/todos/{}", todo.id)),
+            (header::ETAG.to_string(), etag(todo.version)),
+        ],
+        body: serde_json::to_value(todo).expect("a todo serializes"),
+    }
+}
+
+/// Read one of your todos. Sends 304 when `If-None-Match` has its ETag.
+#[utoipa::path(get, path = "/todos/{id}", tag = "todos", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Todo, headers(("ETag" = String))),
+        (status = 304),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_todo(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let todo = load(&state, &user, &id, Read::Eventual).await?;
+    if none_match_hits(&headers, todo.version) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag_header(todo.version))],
+        )
+            .into_response());
+    }
+    Ok(with_etag(&todo))
+}
+
+/// Change some fields of one of your todos. Send `If-Match` with the ETag you
+/// read to be sure nobody changed it since (412 if they did).
+#[utoipa::path(patch, path = "/todos/{id}", tag = "todos", params(("id" = String, Path)),
+    request_body = UpdateTodo, security(("bearer" = [])),
+    responses(
+        (status = 200, body = Todo, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_todo(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(change): ApiJson<UpdateTodo>,
+) -> Result<Response, ApiError> {
+    // Read-modify-write on the latest version, never on a cached one.
+    let current = load(&state, &user, &id, Read::Strong).await?;
+    let precondition = if_match(&headers, current.version);
+    if precondition == IfMatch::Fails {
+        return Err(stale());
+    }
+    let expected = current.version;
+    let updated = change.apply_to(current)?;
+    let write = Write::Put {
+        item: model::to_item(user.sub(), &updated),
+        condition: version_is(expected),
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) => Ok(with_etag(&updated)),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Delete one of your todos (`If-Match` optional, as for PATCH).
+#[utoipa::path(delete, path = "/todos/{id}", tag = "todos", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_todo(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let current = load(&state, &user, &id, Read::Strong).await?;
+    let precondition = if_match(&headers, current.version);
+    if precondition == IfMatch::Fails {
+        return Err(stale());
+    }
+    let write = Write::Delete {
+        key: model::key(user.sub(), &id),
+        condition: version_is(current.version),
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The caller's todo `id`; 404 for a malformed id, a missing todo and another
+/// user's todo alike, so ids can't be probed.
+async fn load(state: &AppState, user: &User, id: &str, read: Read) -> Result<Todo, ApiError> {
+    if ulid::Ulid::from_string(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let item = state.table.get(&model::key(user.sub(), id), read).await?;
+    model::from_item(item.ok_or(ApiError::NotFound)?)
+}
+
+fn with_etag(todo: &Todo) -> Response {
+    (
+        [(header::ETAG, etag_header(todo.version))],
+        axum::Json(todo),
+    )
+        .into_response()
+}
+
+fn version_is(version: u64) -> Condition {
+    Condition::Equals {
+        name: "version".into(),
+        value: version.into(),
+    }
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed("the todo has changed since that ETag; read it again".into())
+}
+
+/// The todo changed between our read and our write.
+fn lost_race(precondition: IfMatch) -> ApiError {
+    match precondition {
+        IfMatch::Holds => stale(),
+        _ => ApiError::Conflict("the todo was changed concurrently; retry".into()),
+    }
+}

@@ -1,0 +1,189 @@
+//! What a todo is, what clients may send, and how it is stored.
+//!
+//! Input types validate on the way in (`into_todo`, `apply_to`), so the
+//! handlers only ever see valid todos. In the table a todo lives at
+//! `PK = USER#{sub}`, `SK = TODO#{ulid}`: a user's todos are one partition,
+//! listed in creation order, and no key can reach another user's partition.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, FieldError};
+use crate::store::{Item, Key, attr};
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const NOTES_MAX_CHARS: usize = 10_000;
+
+/// A to-do item.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Todo {
+    /// A ULID: sortable by creation time.
+    #[schema(example = "01JD6Z1Q5V3M7Z8R9X2K4N6P8T")]
+    pub id: String,
+    pub title: String,
+    pub notes: String,
+    pub completed: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    /// Increases by one on every change; the ETag is built from it.
+    pub version: u64,
+}
+
+/// `POST /todos`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTodo {
+    /// 1 to 200 characters after trimming.
+    pub title: String,
+    /// Up to 10,000 characters.
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub completed: bool,
+    /// RFC 3339, e.g. `2026-12-01T09:00:00Z`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due: Option<OffsetDateTime>,
+}
+
+/// `PATCH /todos/{id}`: only the fields present change; `"due": null` clears.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTodo {
+    pub title: Option<String>,
+    pub notes: Option<String>,
+    pub completed: Option<bool>,
+    #[serde(default, deserialize_with = "present_due")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due: Option<Option<OffsetDateTime>>,
+}
+
+/// One page of todos.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TodoPage {
+    pub items: Vec<Todo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl CreateTodo {
+    /// A new todo from valid input, or every field error at once.
+    pub fn into_todo(self) -> Result<Todo, ApiError> {
+        let mut errors = Vec::new();
+        let title = check_title(&self.title, &mut errors);
+        check_notes(&self.notes, &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let now = OffsetDateTime::now_utc();
+        Ok(Todo {
+            id: ulid::Ulid::new().to_string(),
+            title,
+            notes: self.notes,
+            completed: self.completed,
+            due: self.due,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        })
+    }
+}
+
+impl UpdateTodo {
+    /// The todo with this change applied and its version moved on.
+    pub fn apply_to(self, mut todo: Todo) -> Result<Todo, ApiError> {
+        let mut errors = Vec::new();
+        if self.title.is_none()
+            && self.notes.is_none()
+            && self.completed.is_none()
+            && self.due.is_none()
+        {
+            errors.push(FieldError::new("body", "no fields to update"));
+        }
+        if let Some(title) = &self.title {
+            todo.title = check_title(title, &mut errors);
+        }
+        if let Some(notes) = self.notes {
+            check_notes(&notes, &mut errors);
+            todo.notes = notes;
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        todo.completed = self.completed.unwrap_or(todo.completed);
+        todo.due = self.due.unwrap_or(todo.due);
+        todo.updated_at = OffsetDateTime::now_utc();
+        todo.version += 1;
+        Ok(todo)
+    }
+}
+
+fn check_title(title: &str, errors: &mut Vec<FieldError>) -> String {
+    let title = title.trim();
+    let chars = title.chars().count();
+    if chars == 0 || chars > TITLE_MAX_CHARS {
+        errors.push(FieldError::new(
+            "title",
+            format!("must be 1 to {TITLE_MAX_CHARS} characters"),
+        ));
+    } else if title.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "title",
+            "must not contain control characters",
+        ));
+    }
+    title.to_string()
+}
+
+fn check_notes(notes: &str, errors: &mut Vec<FieldError>) {
+    if notes.chars().count() > NOTES_MAX_CHARS {
+        errors.push(FieldError::new(
+            "notes",
+            format!("must be at most {NOTES_MAX_CHARS} characters"),
+        ));
+    }
+}
+
+/// Tells `"due": null` (clear it) from no `due` at all (keep it).
+fn present_due<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<OffsetDateTime>>, D::Error> {
+    time::serde::rfc3339::option::deserialize(d).map(Some)
+}
+
+/// The table key of a user's todo.
+pub fn key(sub: &str, id: &str) -> Key {
+    Key::new(partition(sub), format!("{SORT_PREFIX}{id}"))
+}
+
+/// The partition holding all of a user's items.
+pub fn partition(sub: &str) -> String {
+    format!("USER#{sub}")
+}
+
+pub const SORT_PREFIX: &str = "TODO#";
+
+pub fn to_item(sub: &str, todo: &Todo) -> Item {
+    let Value::Object(mut item) = serde_json::to_value(todo).expect("a todo serializes") else {
+        unreachable!("a struct serializes to an object")
+    };
+    let key = key(sub, &todo.id);
+    item.insert(attr::PK.into(), Value::String(key.pk));
+    item.insert(attr::SK.into(), Value::String(key.sk));
+    item
+}
+
+pub fn from_item(item: Item) -> Result<Todo, ApiError> {
+    serde_json::from_value(Value::Object(item))
+        .map_err(|e| ApiError::Internal(format!("unreadable todo: {e}")))
+}
