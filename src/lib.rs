@@ -83,6 +83,14 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole service as one router.
 pub fn app(state: AppState) -> Router {
     let (routes, openapi) = routes();
+    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    with_middleware(routes, state)
+}
+
+/// Wraps routes in the service's tower layers, outermost first: request id,
+/// tracing, metrics, panic catching, problem bodies, compression, CORS,
+/// timeout, body limit, default `Cache-Control`, authentication.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(
@@ -119,10 +127,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    routes
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
-        .layer(layers)
-        .with_state(state)
+    routes.layer(layers).with_state(state)
 }
 
 /// Gives error responses that have no body of their own (axum's 404 and

@@ -2,6 +2,8 @@
 //! text on a terminal. Request spans carry the method, the route template and
 //! the request id; headers are never recorded, so tokens never reach a log.
 
+use std::io::IsTerminal as _;
+
 use axum::extract::MatchedPath;
 use axum::http::Request;
 use tracing::Span;
@@ -12,6 +14,7 @@ pub fn init(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = if json {
         builder.json().flatten_event(true).try_init()

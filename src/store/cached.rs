@@ -151,11 +151,11 @@ impl CachedTable {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Entry, StoreError>>,
     {
-        if let Some(found) = self.entries.get(&key).await {
-            if found.fresh_until > Instant::now() {
-                self.stats.hits.inc();
-                return Ok(found.value);
-            }
+        if let Some(found) = self.entries.get(&key).await
+            && found.fresh_until > Instant::now()
+        {
+            self.stats.hits.inc();
+            return Ok(found.value);
         }
         let result = self
             .entries
@@ -222,10 +222,10 @@ impl CachedTable {
     fn forget_partitions(&self, write: &Write, previous: Option<&Entry>) {
         let Some(key) = write.key() else { return };
         self.bump(partition_name(Index::Primary, &key.pk));
-        if let Write::Put { item, .. } = write {
-            if let Some(gsi) = item.get(attr::GSI1PK).and_then(Value::as_str) {
-                self.bump(partition_name(Index::Gsi1, gsi));
-            }
+        if let Write::Put { item, .. } = write
+            && let Some(gsi) = item.get(attr::GSI1PK).and_then(Value::as_str)
+        {
+            self.bump(partition_name(Index::Gsi1, gsi));
         }
         // The old item may sit in a GSI partition the new one left. If we
         // know the old item, bump its partition; if we can't know, bump them

@@ -329,10 +329,10 @@ fn purge_expired(db: &Database, now: u64) -> Result<usize, StoreError> {
             else {
                 continue;
             };
-            if let Some(key) = Key::of(&item) {
-                if let Some(g) = gsi_id(&key, &item)? {
-                    gsi.remove(g.as_slice()).map_err(internal)?;
-                }
+            if let Some(key) = Key::of(&item)
+                && let Some(g) = gsi_id(&key, &item)?
+            {
+                gsi.remove(g.as_slice()).map_err(internal)?;
             }
             purged += 1;
         }

@@ -1,0 +1,283 @@
+//! Bad input and odd requests: every error is problem+json, nothing panics
+//! the process, and the service describes itself.
+
+use axum::routing::get;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_custom};
+
+#[tokio::test]
+async fn malformed_bodies() {
+    let app = spawn_app().await;
+    let alice = app.token("alice");
+    let post = |content_type: &'static str, body: Vec<u8>| {
+        app.request(Method::POST, "/todos", Some(&alice))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_problem(
+        post("application/json", b"{\"title\": ".to_vec())
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_problem(
+        post("application/json", b"{\"title\": \"a\"} trailing".to_vec())
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_problem(
+        post("application/json", b"[1, 2]".to_vec()).await.unwrap(),
+        422,
+    )
+    .await;
+    assert_problem(
+        post("text/plain", b"{\"title\": \"a\"}".to_vec())
+            .await
+            .unwrap(),
+        415,
+    )
+    .await;
+    let no_type = app
+        .request(Method::POST, "/todos", Some(&alice))
+        .body("{\"title\":\"a\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_type, 415).await;
+    let huge = json!({ "title": "a", "notes": "n".repeat(70 * 1024) })
+        .to_string()
+        .into_bytes();
+    assert_problem(post("application/json", huge).await.unwrap(), 413).await;
+    assert_problem(
+        post("application/json", vec![0xff, 0xfe, 0x00])
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    // Structured-syntax JSON types are JSON too.
+    assert_eq!(
+        post(
+            "application/merge-patch+json",
+            b"{\"title\": \"a\"}".to_vec()
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let list: Value = app.list_todos(&alice, "").await.json().await.unwrap();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "no partial writes from bad requests"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let app = spawn_app().await;
+    assert_problem(app.get_public("/nope").await, 404).await;
+    let response = app
+        .request(Method::PUT, "/todos", Some(&app.token("a")))
+        .send()
+        .await
+        .unwrap();
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        allow.contains("GET") && allow.contains("POST"),
+        "Allow: {allow}"
+    );
+    assert_problem(response, 405).await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_process_keeps_serving() {
+    async fn boom() -> &'static str {
+        panic!("kaboom: secret detail")
+    }
+    let app = spawn_custom(&[], |routes| routes.route("/boom", get(boom))).await;
+    let problem = assert_problem(app.get_public("/boom").await, 500).await;
+    assert!(
+        !problem.to_string().contains("kaboom"),
+        "no internals leak: {problem}"
+    );
+    assert_eq!(app.get_public("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn slow_handlers_time_out_with_503() {
+    let app = spawn_custom(&[("APP_REQUEST_TIMEOUT", "200ms")], |routes| {
+        routes.route(
+            "/slow",
+            get(|| async { tokio::time::sleep(std::time::Duration::from_secs(5)).await }),
+        )
+    })
+    .await;
+    assert_problem(app.get_public("/slow").await, 503).await;
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_or_echoed() {
+    let app = spawn_app().await;
+    let generated = app.get_public("/healthz").await;
+    assert!(generated.headers()["x-request-id"].to_str().unwrap().len() >= 32);
+    let echoed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = spawn_app_with(&[("APP_CORS_ORIGINS", "https://app.example.com")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/todos"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,idempotency-key",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn responses_are_compressed_on_request() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn health_readiness_and_docs() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get_public("/healthz")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.get_public("/readyz")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"],
+        "ready"
+    );
+    let docs = app.get_public("/docs/").await;
+    assert_eq!(docs.status(), 200);
+    assert!(
+        docs.text().await.unwrap().contains("swagger"),
+        "Swagger UI is served from the binary"
+    );
+    let jwks: Value = app
+        .get_public("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "only the public key is published"
+    );
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let app = spawn_app().await;
+    let spec: Value = app.get_public("/openapi.json").await.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = &spec["paths"];
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/me", "get"),
+        ("/todos", "get"),
+        ("/todos", "post"),
+        ("/todos/{id}", "get"),
+        ("/todos/{id}", "patch"),
+        ("/todos/{id}", "delete"),
+    ] {
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(spec["components"]["schemas"]["Todo"].is_object());
+    assert!(spec["components"]["schemas"]["Problem"].is_object());
+    assert!(paths["/todos"]["post"]["responses"]["422"].is_object());
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_the_cache() {
+    let app = spawn_app().await;
+    let alice = app.token("alice");
+    let id = app.new_todo(&alice, "a").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..3 {
+        app.get_todo(&alice, &id).await;
+    }
+    let text = app.get_public("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"atrium_http_requests_total{method="GET",route="/todos/{id}",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("atrium_http_request_duration_seconds_bucket"));
+    let hits = text
+        .lines()
+        .find(|l| l.starts_with("atrium_cache_hits_total"))
+        .unwrap();
+    assert_eq!(
+        hits.rsplit(' ').next().unwrap(),
+        "3",
+        "written through, then read 3 times from memory"
+    );
+    assert!(text.contains("atrium_cache_bytes "));
+}

@@ -1,0 +1,209 @@
+//! `spawn_app()` and `TestApp`: one method per endpoint, so tests read as
+//! what a client does.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use atrium::auth::LocalIssuer;
+use atrium::config::Config;
+use atrium::runtime::Server;
+use atrium::state::AppState;
+use axum::Router;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub issuer: LocalIssuer,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A data directory holding the signing key every test shares (RSA key
+/// generation is the slowest part of a start; reusing it changes nothing a
+/// test looks at).
+pub fn fresh_data_dir() -> tempfile::TempDir {
+    static SHARED_KEY: OnceLock<PathBuf> = OnceLock::new();
+    let shared = SHARED_KEY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("atrium-test-key-{}", std::process::id()));
+        LocalIssuer::load_or_create(&dir).expect("signing key");
+        dir
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&shared.join("keys"), &dir.path().join("keys"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the service with extra environment settings.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_custom(vars, |routes| routes).await
+}
+
+/// Starts the service with extra routes inside the real middleware stack.
+pub async fn spawn_custom(
+    vars: &[(&str, &str)],
+    extend: impl FnOnce(Router<AppState>) -> Router<AppState>,
+) -> TestApp {
+    let dir = fresh_data_dir();
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("APP_DATA_DIR".into(), dir.path().display().to_string()),
+        ("APP_ADDR".into(), "127.0.0.1:0".into()),
+    ]);
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
+    let state = AppState::build(config.clone()).await.expect("app state");
+    let (routes, openapi) = atrium::routes();
+    let routes = extend(routes)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    let router = atrium::with_middleware(routes, state.clone());
+    let server = Server::bind(config.addr, router, Duration::from_secs(5))
+        .await
+        .expect("bind");
+    let addr = server.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stop_rx.await;
+    }));
+    let issuer = LocalIssuer::load_or_create(dir.path()).expect("issuer");
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        config,
+        issuer,
+        _dir: dir,
+        shutdown: Some(stop_tx),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A valid access token for `user`.
+    pub fn token(&self, user: &str) -> String {
+        self.token_in(user, &[])
+    }
+
+    pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        self.issuer
+            .mint(&self.config.auth, user, &groups, Duration::from_secs(600))
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => builder.bearer_auth(t),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_public(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).send().await.unwrap()
+    }
+
+    pub async fn create_todo(&self, token: &str, body: Value) -> Response {
+        self.request(Method::POST, "/todos", Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a todo that must succeed; returns its JSON.
+    pub async fn new_todo(&self, token: &str, title: &str) -> Value {
+        let response = self.create_todo(token, json!({ "title": title })).await;
+        assert_eq!(response.status(), 201, "creating {title}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn list_todos(&self, token: &str, query: &str) -> Response {
+        self.get(&format!("/todos{query}"), token).await
+    }
+
+    pub async fn get_todo(&self, token: &str, id: &str) -> Response {
+        self.get(&format!("/todos/{id}"), token).await
+    }
+
+    pub async fn patch_todo(
+        &self,
+        token: &str,
+        id: &str,
+        body: Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut builder = self
+            .request(Method::PATCH, &format!("/todos/{id}"), Some(token))
+            .json(&body);
+        if let Some(tag) = if_match {
+            builder = builder.header("if-match", tag);
+        }
+        builder.send().await.unwrap()
+    }
+
+    pub async fn delete_todo(&self, token: &str, id: &str) -> Response {
+        self.request(Method::DELETE, &format!("/todos/{id}"), Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json answer with `status`; returns its body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// The field names a 422 complains about.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
