@@ -70,6 +70,14 @@ impl Fixture {
     fn queries(&self) -> usize {
         self.backend.queries.load(Ordering::SeqCst)
     }
+    /// Writes straight to the store, as another instance would.
+    async fn put_behind_the_cache(&self, item: Item) {
+        let put = Write::Put {
+            item,
+            condition: Condition::None,
+        };
+        self.backend.inner.transact(vec![put]).await.unwrap();
+    }
 }
 
 fn item(pk: &str, sk: &str, extra: Value) -> Item {
@@ -148,14 +156,7 @@ async fn reads_are_served_from_memory_and_writes_are_read_back() {
 #[tokio::test]
 async fn concurrent_misses_make_one_backend_read() {
     let f = Fixture::new(CacheConfig::default());
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "S", json!({})),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
+    f.put_behind_the_cache(item("P", "S", json!({}))).await;
     let key = Key::new("P", "S");
     let reads = (0..100).map(|_| f.table().get(&key, Read::Eventual));
     let results = futures::future::join_all(reads).await;
@@ -181,14 +182,7 @@ async fn strong_reads_bypass_the_cache() {
     let key = Key::new("P", "S");
     f.table().get(&key, Read::Eventual).await.unwrap();
     // A write behind the cache's back (another instance) ...
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "S", json!({})),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
+    f.put_behind_the_cache(item("P", "S", json!({}))).await;
     assert!(
         f.table().get(&key, Read::Eventual).await.unwrap().is_none(),
         "eventual: stale within the TTL"
@@ -260,14 +254,8 @@ async fn a_failed_condition_drops_the_stale_entry() {
         .await
         .unwrap();
     // Another instance moves the item on.
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "S", json!({ "version": 2 })),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
+    f.put_behind_the_cache(item("P", "S", json!({ "version": 2 })))
+        .await;
     let stale_write = Write::Put {
         item: item("P", "S", json!({ "version": 2 })),
         condition: Condition::Equals {
@@ -327,22 +315,10 @@ async fn an_item_leaving_a_gsi_partition_leaves_its_cached_queries() {
 async fn expired_items_are_invisible_and_purged() {
     let f = Fixture::new(CacheConfig::default());
     let past = atrium::store::now_epoch() - 10;
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "old", json!({ "expires_at": past })),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "new", json!({ "expires_at": past + 3600 })),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
+    f.put_behind_the_cache(item("P", "old", json!({ "expires_at": past })))
+        .await;
+    f.put_behind_the_cache(item("P", "new", json!({ "expires_at": past + 3600 })))
+        .await;
     assert!(
         f.backend
             .inner
@@ -370,13 +346,7 @@ async fn expired_items_are_invisible_and_purged() {
         }])
         .await
         .unwrap();
-    f.backend
-        .inner
-        .transact(vec![Write::Put {
-            item: item("P", "gone", json!({ "expires_at": past })),
-            condition: Condition::None,
-        }])
-        .await
-        .unwrap();
+    f.put_behind_the_cache(item("P", "gone", json!({ "expires_at": past })))
+        .await;
     assert_eq!(f.backend.inner.purge_expired().await.unwrap(), 1);
 }
