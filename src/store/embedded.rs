@@ -254,17 +254,19 @@ fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
         Ok(page.items.len() < query.limit)
     };
 
-    let mut more = false;
-    match query.index {
-        Index::Primary => {
-            let range = items.range::<&[u8]>((lower, upper)).map_err(internal)?;
-            more = walk(range, query.ascending, |k| visit(k))?;
-        }
-        Index::Gsi1 => {
-            let range = gsi.range::<&[u8]>((lower, upper)).map_err(internal)?;
-            more = walk(range, query.ascending, |k| visit(k))? || more;
-        }
-    }
+    // `walk` says whether it stopped on a full page, i.e. more may follow.
+    let more = match query.index {
+        Index::Primary => walk(
+            items.range::<&[u8]>((lower, upper)).map_err(internal)?,
+            query.ascending,
+            &mut visit,
+        )?,
+        Index::Gsi1 => walk(
+            gsi.range::<&[u8]>((lower, upper)).map_err(internal)?,
+            query.ascending,
+            &mut visit,
+        )?,
+    };
     if more {
         page.next = page
             .items

@@ -70,6 +70,19 @@ impl Fixture {
     fn queries(&self) -> usize {
         self.backend.queries.load(Ordering::SeqCst)
     }
+    /// How many items a query returns through the cache.
+    async fn count(&self, query: &Query) -> usize {
+        self.table()
+            .query(query, Read::Eventual)
+            .await
+            .unwrap()
+            .items
+            .len()
+    }
+    /// Writes through the cache, as this instance's handlers do.
+    async fn put_through_the_cache(&self, item: Item) {
+        self.table().put(item, Condition::None).await.unwrap();
+    }
     /// Writes straight to the store, as another instance would.
     async fn put_behind_the_cache(&self, item: Item) {
         let put = Write::Put {
@@ -92,20 +105,10 @@ fn item(pk: &str, sk: &str, extra: Value) -> Item {
 async fn reads_are_served_from_memory_and_writes_are_read_back() {
     let f = Fixture::new(CacheConfig::default());
     let key = Key::new("USER#a", "TODO#1");
-    f.table()
-        .put(item("USER#a", "TODO#1", json!({ "v": 1 })), Condition::None)
-        .await
-        .unwrap();
+    f.put_through_the_cache(item("USER#a", "TODO#1", json!({ "v": 1 })))
+        .await;
     let query = Query::partition("USER#a");
-    assert_eq!(
-        f.table()
-            .query(&query, Read::Eventual)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(f.count(&query).await, 1);
     for _ in 0..5 {
         assert_eq!(
             f.table().get(&key, Read::Eventual).await.unwrap().unwrap()["v"],
@@ -119,14 +122,10 @@ async fn reads_are_served_from_memory_and_writes_are_read_back() {
         "the write filled the item entry; one query read"
     );
 
-    f.table()
-        .put(item("USER#a", "TODO#1", json!({ "v": 2 })), Condition::None)
-        .await
-        .unwrap();
-    f.table()
-        .put(item("USER#a", "TODO#2", json!({ "v": 1 })), Condition::None)
-        .await
-        .unwrap();
+    f.put_through_the_cache(item("USER#a", "TODO#1", json!({ "v": 2 })))
+        .await;
+    f.put_through_the_cache(item("USER#a", "TODO#2", json!({ "v": 1 })))
+        .await;
     assert_eq!(
         f.table().get(&key, Read::Eventual).await.unwrap().unwrap()["v"],
         2,
@@ -141,15 +140,7 @@ async fn reads_are_served_from_memory_and_writes_are_read_back() {
         .await
         .unwrap();
     assert!(f.table().get(&key, Read::Eventual).await.unwrap().is_none());
-    assert_eq!(
-        f.table()
-            .query(&query, Read::Eventual)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(f.count(&query).await, 1);
     assert_eq!(f.gets(), 0, "deletes are cached as 'not found'");
 }
 
@@ -249,10 +240,8 @@ async fn memory_is_bounded_by_bytes() {
 async fn a_failed_condition_drops_the_stale_entry() {
     let f = Fixture::new(CacheConfig::default());
     let key = Key::new("P", "S");
-    f.table()
-        .put(item("P", "S", json!({ "version": 1 })), Condition::None)
-        .await
-        .unwrap();
+    f.put_through_the_cache(item("P", "S", json!({ "version": 1 })))
+        .await;
     // Another instance moves the item on.
     f.put_behind_the_cache(item("P", "S", json!({ "version": 2 })))
         .await;
@@ -278,37 +267,17 @@ async fn a_failed_condition_drops_the_stale_entry() {
 async fn an_item_leaving_a_gsi_partition_leaves_its_cached_queries() {
     let f = Fixture::new(CacheConfig::default());
     let published = json!({ "GSI1PK": "POSTS", "GSI1SK": "2026-01-01" });
-    f.table()
-        .put(item("POST#a", "POST", published), Condition::None)
-        .await
-        .unwrap();
+    f.put_through_the_cache(item("POST#a", "POST", published))
+        .await;
     let query = Query {
         index: Index::Gsi1,
         ..Query::partition("POSTS")
     };
-    assert_eq!(
-        f.table()
-            .query(&query, Read::Eventual)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(f.count(&query).await, 1);
     // Unpublished: the new item has no GSI keys at all.
-    f.table()
-        .put(item("POST#a", "POST", json!({})), Condition::None)
-        .await
-        .unwrap();
-    assert_eq!(
-        f.table()
-            .query(&query, Read::Eventual)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        0
-    );
+    f.put_through_the_cache(item("POST#a", "POST", json!({})))
+        .await;
+    assert_eq!(f.count(&query).await, 0);
 }
 
 #[tokio::test]

@@ -150,6 +150,48 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Creates a todo that must succeed; returns its id.
+    pub async fn new_todo_id(&self, token: &str, title: &str) -> String {
+        self.new_todo(token, title).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// How many todos the user has (up to 100).
+    pub async fn todo_count(&self, token: &str) -> usize {
+        let page: Value = self
+            .list_todos(token, "?limit=100")
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"].as_array().unwrap().len()
+    }
+
+    /// Sends a request with one extra header.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        header: (&str, &str),
+    ) -> Response {
+        self.request(method, path, Some(token))
+            .header(header.0, header.1)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /todos` with an `Idempotency-Key`.
+    pub async fn create_todo_once(&self, token: &str, key: &str, body: Value) -> Response {
+        let builder = self
+            .request(Method::POST, "/todos", Some(token))
+            .header("idempotency-key", key);
+        builder.json(&body).send().await.unwrap()
+    }
+
     pub async fn list_todos(&self, token: &str, query: &str) -> Response {
         self.get(&format!("/todos{query}"), token).await
     }

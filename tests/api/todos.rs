@@ -92,18 +92,14 @@ async fn validation_names_each_bad_field() {
         .await;
     assert_eq!(at_limit.status(), 201);
     // Nothing invalid was stored.
-    let list: Value = app.list_todos(&alice, "").await.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.todo_count(&alice).await, 1);
 }
 
 #[tokio::test]
 async fn patch_validation_and_empty_patch() {
     let app = spawn_app().await;
     let alice = app.token("alice");
-    let id = app.new_todo(&alice, "a").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.new_todo_id(&alice, "a").await;
     let problem = assert_problem(
         app.patch_todo(&alice, &id, json!({ "title": "" }), None)
             .await,
@@ -128,12 +124,7 @@ async fn list_paginates_with_opaque_cursor_and_filters() {
     let alice = app.token("alice");
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            app.new_todo(&alice, &format!("todo {i}")).await["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(app.new_todo_id(&alice, &format!("todo {i}")).await);
     }
     app.patch_todo(&alice, &ids[1], json!({ "completed": true }), None)
         .await;
@@ -227,10 +218,7 @@ async fn a_cursor_cannot_reach_another_users_partition() {
 async fn if_match_guards_updates_and_deletes() {
     let app = spawn_app().await;
     let alice = app.token("alice");
-    let id = app.new_todo(&alice, "a").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.new_todo_id(&alice, "a").await;
 
     let ok = app
         .patch_todo(&alice, &id, json!({ "title": "b" }), Some("\"v1\""))
@@ -247,18 +235,22 @@ async fn if_match_guards_updates_and_deletes() {
     assert_eq!(current["title"], "b");
 
     let stale_delete = app
-        .request(Method::DELETE, &format!("/todos/{id}"), Some(&alice))
-        .header("if-match", "\"v1\"")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            Method::DELETE,
+            &format!("/todos/{id}"),
+            &alice,
+            ("if-match", "\"v1\""),
+        )
+        .await;
     assert_problem(stale_delete, 412).await;
     let delete = app
-        .request(Method::DELETE, &format!("/todos/{id}"), Some(&alice))
-        .header("if-match", "\"v2\"")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            Method::DELETE,
+            &format!("/todos/{id}"),
+            &alice,
+            ("if-match", "\"v2\""),
+        )
+        .await;
     assert_eq!(delete.status(), 204);
 }
 
@@ -266,25 +258,16 @@ async fn if_match_guards_updates_and_deletes() {
 async fn if_none_match_answers_304() {
     let app = spawn_app().await;
     let alice = app.token("alice");
-    let id = app.new_todo(&alice, "a").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.new_todo_id(&alice, "a").await;
     let path = format!("/todos/{id}");
     let cached = app
-        .request(Method::GET, &path, Some(&alice))
-        .header("if-none-match", "\"v1\"")
-        .send()
-        .await
-        .unwrap();
+        .send_with(Method::GET, &path, &alice, ("if-none-match", "\"v1\""))
+        .await;
     assert_eq!(cached.status(), 304);
     assert_eq!(cached.headers()["etag"], "\"v1\"");
     let changed = app
-        .request(Method::GET, &path, Some(&alice))
-        .header("if-none-match", "\"v0\"")
-        .send()
-        .await
-        .unwrap();
+        .send_with(Method::GET, &path, &alice, ("if-none-match", "\"v0\""))
+        .await;
     assert_eq!(changed.status(), 200);
 }
 
@@ -293,39 +276,27 @@ async fn idempotency_key_replays_the_first_response() {
     let app = spawn_app().await;
     let alice = app.token("alice");
     let send = |key: &'static str, title: &'static str| {
-        app.request(Method::POST, "/todos", Some(&alice))
-            .header("idempotency-key", key)
-            .json(&json!({ "title": title }))
-            .send()
+        app.create_todo_once(&alice, key, json!({ "title": title }))
     };
-    let first = send("key-1", "once").await.unwrap();
+    let first = send("key-1", "once").await;
     assert_eq!(first.status(), 201);
     let first_etag = first.headers()["etag"].clone();
     let first: Value = first.json().await.unwrap();
-    let retry = send("key-1", "once").await.unwrap();
+    let retry = send("key-1", "once").await;
     assert_eq!(retry.status(), 201);
     assert_eq!(retry.headers()["etag"], first_etag);
     assert_eq!(retry.json::<Value>().await.unwrap(), first);
 
-    let reused = assert_problem(send("key-1", "different").await.unwrap(), 422).await;
+    let reused = assert_problem(send("key-1", "different").await, 422).await;
     assert_eq!(error_fields(&reused), ["Idempotency-Key"]);
 
-    let list: Value = app.list_todos(&alice, "").await.json().await.unwrap();
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        1,
-        "the retry created nothing"
-    );
+    assert_eq!(app.todo_count(&alice).await, 1, "the retry created nothing");
 
     // Keys are per user: bob's "key-1" is his own.
     let bob = app.token("bob");
     let bobs = app
-        .request(Method::POST, "/todos", Some(&bob))
-        .header("idempotency-key", "key-1")
-        .json(&json!({ "title": "once" }))
-        .send()
-        .await
-        .unwrap();
+        .create_todo_once(&bob, "key-1", json!({ "title": "once" }))
+        .await;
     assert_eq!(bobs.status(), 201);
     assert_ne!(bobs.json::<Value>().await.unwrap()["id"], first["id"]);
 }
@@ -334,22 +305,16 @@ async fn idempotency_key_replays_the_first_response() {
 async fn concurrent_retries_with_one_key_create_one_todo() {
     let app = spawn_app().await;
     let alice = app.token("alice");
-    let attempts = (0..10).map(|_| {
-        app.request(Method::POST, "/todos", Some(&alice))
-            .header("idempotency-key", "same")
-            .json(&json!({ "title": "once" }))
-            .send()
-    });
+    let attempts =
+        (0..10).map(|_| app.create_todo_once(&alice, "same", json!({ "title": "once" })));
     let responses = futures::future::join_all(attempts).await;
     let mut ids = std::collections::HashSet::new();
     for response in responses {
-        let response = response.unwrap();
         assert_eq!(response.status(), 201);
         ids.insert(response.json::<Value>().await.unwrap()["id"].clone());
     }
     assert_eq!(ids.len(), 1, "every retry saw the same todo");
-    let list: Value = app.list_todos(&alice, "").await.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.todo_count(&alice).await, 1);
 }
 
 #[tokio::test]
@@ -358,12 +323,8 @@ async fn malformed_idempotency_key_is_refused() {
     let alice = app.token("alice");
     for key in ["", &"k".repeat(256), "has space"] {
         let response = app
-            .request(Method::POST, "/todos", Some(&alice))
-            .header("idempotency-key", key)
-            .json(&json!({ "title": "x" }))
-            .send()
-            .await
-            .unwrap();
+            .create_todo_once(&alice, key, json!({ "title": "x" }))
+            .await;
         assert_problem(response, 400).await;
     }
 }
