@@ -96,7 +96,7 @@ pub async fn replay(
     let Some(item) = table.get(&record_key(sub, key), Read::Strong).await? else {
         return Ok(None);
     };
-    let record: Record = serde_json::from_value(Value::Object(item))
+    let record: Record = crate::store::decode(&item)
         .map_err(|e| ApiError::Internal(format!("unreadable idempotency record: {e}")))?;
     if record.fingerprint != fingerprint {
         return Err(ApiError::invalid(

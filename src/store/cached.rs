@@ -36,7 +36,9 @@ use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Condition, Index, Item, Key, Page, Query, Read, StoreError, Table, Write, attr};
+use super::{
+    Condition, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
+};
 
 /// Sizing of the cache.
 #[derive(Clone, Debug)]
@@ -76,7 +78,7 @@ enum CacheKey {
 
 #[derive(Clone)]
 enum Cached {
-    Item(Option<Arc<Item>>),
+    Item(Option<SharedItem>),
     Page(Arc<Page>),
 }
 
@@ -261,19 +263,19 @@ fn partition_name(index: Index, partition: &str) -> String {
 
 #[async_trait]
 impl Table for CachedTable {
-    async fn get(&self, key: &Key, read: Read) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
         if read == Read::Strong {
             return self.inner.get(key, read).await;
         }
         let cached = self
             .read_through(CacheKey::Item(key.clone()), || async {
                 let item = self.inner.get(key, Read::Eventual).await?;
-                let bytes = key_len(key) + item.as_ref().map_or(0, json_len);
-                Ok(self.entry(Cached::Item(item.map(Arc::new)), bytes))
+                let bytes = key_len(key) + item.as_deref().map_or(0, json_len);
+                Ok(self.entry(Cached::Item(item), bytes))
             })
             .await?;
         match cached {
-            Cached::Item(item) => Ok(item.map(|i| (*i).clone())),
+            Cached::Item(item) => Ok(item),
             Cached::Page(_) => Err(StoreError::Internal("item key held a page".into())),
         }
     }

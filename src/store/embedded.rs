@@ -27,8 +27,8 @@ use redb::{
 use serde_json::Value;
 
 use super::{
-    Cursor, Index, Item, Key, Page, Query, Read, StoreError, Table, Write, attr, condition_holds,
-    is_expired, now_epoch,
+    Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
+    condition_holds, is_expired, now_epoch,
 };
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
@@ -80,7 +80,7 @@ impl EmbeddedTable {
 
 #[async_trait]
 impl Table for EmbeddedTable {
-    async fn get(&self, key: &Key, _read: Read) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, key: &Key, _read: Read) -> Result<Option<SharedItem>, StoreError> {
         let db = self.db.clone();
         let id = item_id(&key.pk, &key.sk)?;
         blocking(move || {
@@ -90,7 +90,8 @@ impl Table for EmbeddedTable {
             Ok(found
                 .map(|v| parse(v.value()))
                 .transpose()?
-                .filter(|item| !is_expired(item, now_epoch())))
+                .filter(|item| !is_expired(item, now_epoch()))
+                .map(Arc::new))
         })
         .await
     }

@@ -18,11 +18,25 @@ mod embedded;
 pub use cached::{CacheConfig, CacheStats, CachedTable};
 pub use embedded::EmbeddedTable;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// One stored item: attribute name → value.
 pub type Item = Map<String, Value>;
+
+/// An item as read: an immutable snapshot that a cache can share with every
+/// reader without copying it.
+pub type SharedItem = Arc<Item>;
+
+/// Reads a typed value out of an item without copying the item first
+/// (attributes the type doesn't name, such as the keys, are ignored).
+pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, serde_json::Error> {
+    let fields = item.iter().map(|(name, value)| (name.as_str(), value));
+    T::deserialize(serde::de::value::MapDeserializer::new(fields))
+}
 
 /// Attribute names the store interprets.
 pub mod attr {
@@ -273,7 +287,7 @@ pub enum StoreError {
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
     /// Reads one item. Expired items read as absent.
-    async fn get(&self, key: &Key, read: Read) -> Result<Option<Item>, StoreError>;
+    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError>;
 
     /// Applies writes all-or-nothing, each with its condition.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;

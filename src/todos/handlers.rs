@@ -57,7 +57,7 @@ pub async fn list_todos(
         items: page
             .items
             .into_iter()
-            .map(model::from_item)
+            .map(|item| model::from_item(&item))
             .collect::<Result<_, _>>()?,
         next_cursor: page.next.map(|c| c.encode()),
     }))
@@ -225,7 +225,8 @@ async fn load(state: &AppState, user: &User, id: &str, read: Read) -> Result<Tod
         return Err(ApiError::NotFound);
     }
     let item = state.table.get(&model::key(user.sub(), id), read).await?;
-    model::from_item(item.ok_or(ApiError::NotFound)?)
+    let item = item.ok_or(ApiError::NotFound)?;
+    model::from_item(&item)
 }
 
 fn with_etag(todo: &Todo) -> Response {

@@ -183,7 +183,6 @@ pub fn to_item(sub: &str, todo: &Todo) -> Item {
     item
 }
 
-pub fn from_item(item: Item) -> Result<Todo, ApiError> {
-    serde_json::from_value(Value::Object(item))
-        .map_err(|e| ApiError::Internal(format!("unreadable todo: {e}")))
+pub fn from_item(item: &Item) -> Result<Todo, ApiError> {
+    crate::store::decode(item).map_err(|e| ApiError::Internal(format!("unreadable todo: {e}")))
 }

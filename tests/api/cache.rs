@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atrium::store::{
     CacheConfig, CachedTable, Condition, EmbeddedTable, Index, Item, Key, Page, Query, Read,
-    StoreError, Table, Write,
+    SharedItem, StoreError, Table, Write,
 };
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ struct Counting {
 
 #[async_trait]
 impl Table for Counting {
-    async fn get(&self, key: &Key, read: Read) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key, read).await
     }
