@@ -31,6 +31,62 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `json` for machine-read logs (containers, Lambda) or `text` (`APP_LOG_FORMAT`).
     pub log_json: bool,
+    /// Where items live.
+    pub store: StoreConfig,
+    /// Where files live.
+    pub objects: ObjectsConfig,
+    /// How mail goes out.
+    pub mail: MailConfig,
+    /// The service's own address as clients reach it (`APP_PUBLIC_URL`), for
+    /// links it hands out; defaults to `http://{addr}` once bound.
+    pub public_url: Option<String>,
+    /// Overrides for the AWS SDK; everything else comes from its standard chain.
+    pub aws: AwsConfig,
+}
+
+/// The item store backend (`APP_STORE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// `embedded` (default): a file under the data dir.
+    Embedded,
+    /// `dynamodb`: the table named by `APP_TABLE` (default `atrium`).
+    Dynamo { table: String },
+}
+
+/// The object store backend: S3 when `APP_BUCKET` is set, else local files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectsConfig {
+    Local,
+    S3 { bucket: String },
+}
+
+/// Mail: SES v2 when `APP_MAIL_FROM` is set, else an outbox of `.eml` files
+/// under the data dir.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailConfig {
+    /// The sender address (`APP_MAIL_FROM`; `atrium@localhost` for the outbox).
+    pub from: String,
+    pub ses: bool,
+}
+
+/// What the AWS SDK gets from us rather than from its own chain. Both are the
+/// SDK's standard variables, read through the same lookup as the rest of the
+/// configuration so tests can point one service at one emulator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `AWS_ENDPOINT_URL`: an emulator instead of AWS.
+    pub endpoint_url: Option<String>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+}
+
+impl Config {
+    /// True when any backend talks to AWS (so the SDK must be configured).
+    pub fn uses_aws(&self) -> bool {
+        matches!(self.store, StoreConfig::Dynamo { .. })
+            || matches!(self.objects, ObjectsConfig::S3 { .. })
+            || self.mail.ses
+    }
 }
 
 /// Which tokens are accepted, and where their keys come from.
@@ -100,6 +156,34 @@ impl Config {
                     ));
                 }
             },
+            store: match var("APP_STORE").as_deref() {
+                None | Some("embedded") => StoreConfig::Embedded,
+                Some("dynamodb") => StoreConfig::Dynamo {
+                    table: var("APP_TABLE").unwrap_or_else(|| "atrium".into()),
+                },
+                Some(other) => {
+                    return Err(bad(
+                        "APP_STORE",
+                        format!("`{other}` is not embedded or dynamodb"),
+                    ));
+                }
+            },
+            objects: match var("APP_BUCKET") {
+                Some(bucket) => ObjectsConfig::S3 { bucket },
+                None => ObjectsConfig::Local,
+            },
+            mail: match var("APP_MAIL_FROM") {
+                Some(from) => MailConfig { from, ses: true },
+                None => MailConfig {
+                    from: "atrium@localhost".into(),
+                    ses: false,
+                },
+            },
+            public_url: var("APP_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_string()),
+            aws: AwsConfig {
+                endpoint_url: var("AWS_ENDPOINT_URL"),
+                region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            },
         })
     }
 }
@@ -109,17 +193,66 @@ fn auth_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<AuthConf
     if token_use != "access" && token_use != "id" {
         return Err(bad("APP_TOKEN_USE", "must be `access` or `id`"));
     }
+    let cognito = cognito_pool(var)?;
+    let client_ids = list(var("APP_COGNITO_CLIENT_IDS").or_else(|| var("APP_CLIENT_IDS")));
+    if cognito.is_some() && client_ids.is_empty() {
+        return Err(bad(
+            "APP_COGNITO_CLIENT_IDS",
+            "required with APP_COGNITO_USER_POOL_ID: the app clients whose tokens are accepted",
+        ));
+    }
     Ok(AuthConfig {
-        issuer: var("APP_ISSUER").unwrap_or_else(|| LOCAL_ISSUER.into()),
-        client_ids: match list(var("APP_CLIENT_IDS")) {
+        issuer: var("APP_ISSUER")
+            .or_else(|| cognito.as_ref().map(|pool| pool.issuer.clone()))
+            .unwrap_or_else(|| LOCAL_ISSUER.into()),
+        client_ids: match client_ids {
             ids if ids.is_empty() => vec![LOCAL_CLIENT_ID.into()],
             ids => ids,
         },
         token_use,
-        jwks_url: var("APP_JWKS_URL"),
+        jwks_url: var("APP_JWKS_URL").or_else(|| cognito.map(|pool| pool.jwks_url)),
         jwks_refetch_cooldown: duration(var, "APP_JWKS_REFETCH_COOLDOWN", Duration::from_secs(10))?,
         jwks_fetch_timeout: duration(var, "APP_JWKS_FETCH_TIMEOUT", Duration::from_secs(3))?,
     })
+}
+
+/// The issuer and JWKS URL of the Cognito user pool in
+/// `APP_COGNITO_USER_POOL_ID`, in the region of `AWS_REGION` or, failing
+/// that, the one the pool id starts with (`eu-west-1_AbC123`).
+struct CognitoPool {
+    issuer: String,
+    jwks_url: String,
+}
+
+fn cognito_pool(
+    var: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<CognitoPool>, ConfigError> {
+    let Some(pool) = var("APP_COGNITO_USER_POOL_ID") else {
+        return Ok(None);
+    };
+    let pool = pool.trim().to_string();
+    let from_id = pool.split_once('_').map(|(region, _)| region.to_string());
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let Some(region) = var("AWS_REGION").or(from_id).filter(|r| valid(r)) else {
+        return Err(bad(
+            "APP_COGNITO_USER_POOL_ID",
+            format!("`{pool}` is not a pool id like `eu-west-1_AbC123`"),
+        ));
+    };
+    if !pool
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad(
+            "APP_COGNITO_USER_POOL_ID",
+            format!("`{pool}` is not a pool id"),
+        ));
+    }
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    Ok(Some(CognitoPool {
+        jwks_url: format!("{issuer}/.well-known/jwks.json"),
+        issuer,
+    }))
 }
 
 fn list(value: Option<String>) -> Vec<String> {

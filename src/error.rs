@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::mail::MailError;
+use crate::objects::ObjectError;
 use crate::store::StoreError;
 
 /// A field that failed validation.
@@ -181,6 +183,32 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable(RETRY_AFTER_SECS)
             }
             StoreError::Internal(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<ObjectError> for ApiError {
+    fn from(error: ObjectError) -> Self {
+        match error {
+            ObjectError::BadKey(why) => Self::BadRequest(why),
+            ObjectError::Unavailable(why) => {
+                tracing::warn!(%why, "object store unavailable");
+                Self::Unavailable(RETRY_AFTER_SECS)
+            }
+            ObjectError::Internal(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<MailError> for ApiError {
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::Invalid(why) => Self::BadRequest(why),
+            MailError::Unavailable(why) => {
+                tracing::warn!(%why, "mail unavailable");
+                Self::Unavailable(RETRY_AFTER_SECS)
+            }
+            MailError::Internal(why) => Self::Internal(why),
         }
     }
 }

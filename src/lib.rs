@@ -14,13 +14,17 @@
 //! - [`runtime`] serves the router over TCP with graceful shutdown.
 
 pub mod auth;
+pub mod aws;
 pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod mail;
 pub mod metrics;
+pub mod objects;
 pub mod runtime;
+mod secret_file;
 pub mod state;
 pub mod store;
 pub mod system;
@@ -73,11 +77,14 @@ impl Modify for BearerAuth {
 }
 
 /// The OpenAPI document and the routes it describes.
+/// (`/files/...`, the local object store's presigned URLs, stands in for S3
+/// and is not part of the API.)
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
         .merge(todos::router())
-        .split_for_parts()
+        .split_for_parts();
+    (routes.merge(objects::files_router()), openapi)
 }
 
 /// The whole service as one router.

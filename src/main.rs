@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use atrium::config::{Config, parse_duration};
+use atrium::config::{Config, StoreConfig, parse_duration};
 use atrium::runtime::{Server, shutdown_signal};
 use atrium::state::AppState;
 use clap::{Parser, Subcommand};
@@ -41,6 +41,9 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
     },
+    /// Create or update the DynamoDB table (`APP_TABLE`) to the definition in
+    /// `migrations/`; safe to run again.
+    Migrate,
 }
 
 #[tokio::main]
@@ -56,6 +59,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Token { user, groups, ttl } => token(&config, &user, &groups, ttl),
+        Command::Migrate => migrate(&config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,14 +70,36 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     atrium::telemetry::init(config.log_json);
-    let (addr, grace) = (config.addr, config.shutdown_grace);
+    // Bound first, so links the service hands out carry the real port.
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    config
+        .public_url
+        .get_or_insert_with(|| format!("http://{addr}"));
+    let grace = config.shutdown_grace;
     let data_dir = config.data_dir.display().to_string();
     let state = AppState::build(config).await?;
-    let server = Server::bind(addr, atrium::app(state.clone()), grace).await?;
-    tracing::info!(addr = %server.local_addr()?, data_dir, backends = %state.describe(), "listening");
+    let server = Server::on(listener, atrium::app(state.clone()), grace);
+    tracing::info!(%addr, data_dir, backends = %state.describe(), "listening");
     server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let StoreConfig::Dynamo { table } = &config.store else {
+        return Err("migrate applies to DynamoDB: set APP_STORE=dynamodb (and APP_TABLE)".into());
+    };
+    let sdk = atrium::aws::load(&config.aws).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let changes = atrium::store::migrations::migrate(&client, table).await?;
+    if changes.is_empty() {
+        println!("table {table} is up to date");
+    }
+    for change in changes {
+        println!("table {table}: {change}");
+    }
     Ok(())
 }
 

@@ -1,17 +1,20 @@
 //! The application state every handler receives: built once at start-up.
 //!
 //! `AppState` is a cheap handle (`Arc`) to one [`App`]; resource code reaches
-//! the table, the verifier and the metrics through it and never learns which
-//! backends are behind them.
+//! the table, the object store, the mailer, the verifier and the metrics
+//! through it and never learns which backends are behind them. AWS clients
+//! are built here once, from one SDK configuration, and shared.
 
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{KeySource, LocalIssuer, RemoteKeys, Verifier};
-use crate::config::Config;
+use crate::config::{Config, ObjectsConfig, StoreConfig};
+use crate::mail::{Mailer, OutboxMailer, SesMailer};
 use crate::metrics::Metrics;
-use crate::store::{CachedTable, EmbeddedTable, StoreError, Table};
+use crate::objects::{LocalObjects, ObjectStore, S3Objects};
+use crate::store::{CachedTable, DynamoTable, EmbeddedTable, StoreError, Table};
 
 /// A handle to the one [`App`] of this process.
 #[derive(Clone)]
@@ -25,6 +28,13 @@ pub struct App {
     pub table: Arc<dyn Table>,
     /// The same cache, for its figures on `/metrics`.
     pub cache: Arc<CachedTable>,
+    /// Files: S3 or the local directory.
+    pub objects: Arc<dyn ObjectStore>,
+    /// The local object store when it is the active one (its URLs are served
+    /// by this process).
+    pub local_objects: Option<Arc<LocalObjects>>,
+    /// Outgoing mail: SES v2 or the local outbox.
+    pub mailer: Arc<dyn Mailer>,
     /// Checks bearer tokens.
     pub verifier: Verifier,
     /// Present when tokens are minted locally (no Cognito configured).
@@ -49,6 +59,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("local signing key: {0}")]
     SigningKey(std::io::Error),
+    #[error("local object store: {0}")]
+    Objects(std::io::Error),
+    #[error("AWS backends need a region: set AWS_REGION")]
+    NoRegion,
 }
 
 /// How often expired items are purged from the embedded store.
@@ -60,10 +74,32 @@ impl AppState {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
-        let embedded = EmbeddedTable::open(&dir.join("store.redb"))?;
-        embedded.spawn_purger(PURGE_EVERY);
-        let cache = Arc::new(CachedTable::new(Arc::new(embedded), &config.cache));
-
+        let sdk = match config.uses_aws() {
+            true => Some(crate::aws::load(&config.aws).await),
+            false => None,
+        };
+        if sdk.as_ref().is_some_and(|sdk| sdk.region().is_none()) {
+            return Err(StartError::NoRegion);
+        }
+        let backend: Arc<dyn Table> = match (&config.store, &sdk) {
+            (StoreConfig::Dynamo { table }, Some(sdk)) => {
+                Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), table))
+            }
+            _ => {
+                let embedded = EmbeddedTable::open(&dir.join("store.redb"))?;
+                embedded.spawn_purger(PURGE_EVERY);
+                Arc::new(embedded)
+            }
+        };
+        let cache = Arc::new(CachedTable::new(backend, &config.cache));
+        let (objects, local_objects) = objects(&config, sdk.as_ref())?;
+        let mailer: Arc<dyn Mailer> = match &sdk {
+            Some(sdk) if config.mail.ses => Arc::new(SesMailer::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                &config.mail.from,
+            )),
+            _ => Arc::new(OutboxMailer::new(&dir.join("outbox"), &config.mail.from)),
+        };
         let (keys, local_issuer) = match &config.auth.jwks_url {
             Some(url) => {
                 let remote = RemoteKeys::new(
@@ -83,6 +119,9 @@ impl AppState {
             verifier: Verifier::new(keys, config.auth.clone()),
             table: cache.clone(),
             cache,
+            objects,
+            local_objects,
+            mailer,
             local_issuer,
             metrics,
             config,
@@ -95,6 +134,31 @@ impl AppState {
             Some(url) => format!("tokens verified against {url}"),
             None => "local token issuer".into(),
         };
-        format!("store: {}; auth: {auth}", self.table.describe())
+        format!(
+            "store: {}; files: {}; mail: {}; auth: {auth}",
+            self.table.describe(),
+            self.objects.describe(),
+            self.mailer.describe()
+        )
     }
+}
+
+type Objects = (Arc<dyn ObjectStore>, Option<Arc<LocalObjects>>);
+
+fn objects(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Objects, StartError> {
+    if let (ObjectsConfig::S3 { bucket }, Some(sdk)) = (&config.objects, sdk) {
+        // Emulators answer on one host, so address buckets by path there.
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.aws.endpoint_url.is_some())
+            .build();
+        let store = S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket);
+        return Ok((Arc::new(store), None));
+    }
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.addr));
+    let local =
+        Arc::new(LocalObjects::open(&config.data_dir, base_url).map_err(StartError::Objects)?);
+    Ok((local.clone(), Some(local)))
 }

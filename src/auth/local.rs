@@ -6,7 +6,7 @@
 //! verifies those tokens with exactly the code that verifies Cognito's: only
 //! where the key set comes from differs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer;
@@ -36,11 +36,7 @@ impl LocalIssuer {
     /// Loads the key pair from `data_dir`, creating it on first use.
     pub fn load_or_create(data_dir: &Path) -> std::io::Result<Self> {
         let path = data_dir.join(KEY_FILE);
-        let pem_text = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(&path)?,
-            Err(e) => return Err(e),
-        };
+        let pem_text = crate::secret_file::load_or_create(&path, generate_key)?;
         Self::from_pem(&pem_text)
     }
 
@@ -118,37 +114,10 @@ pub fn local_sub(username: &str) -> String {
     )
 }
 
-fn create_key(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+fn generate_key() -> std::io::Result<Vec<u8>> {
     let pair = KeyPair::generate(KeySize::Rsa2048).map_err(invalid_data)?;
     let der = pair.as_der().map_err(invalid_data)?;
-    let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
-    let dir = path.parent().expect("the key file has a directory");
-    std::fs::create_dir_all(dir)?;
-    // Write aside and rename, so a crash never leaves half a key; owner-only.
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    write_private(&tmp, text.as_bytes())?;
-    std::fs::rename(&tmp, path)?;
-    // Two processes may race to create it: whichever rename won is the key.
-    std::fs::read(path)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec())).into_bytes())
 }
 
 fn invalid_data(e: impl std::fmt::Display) -> std::io::Error {

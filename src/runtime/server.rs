@@ -18,12 +18,17 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(addr: SocketAddr, router: Router, grace: Duration) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
+        Ok(Self::on(TcpListener::bind(addr).await?, router, grace))
+    }
+
+    /// Serves on a listener bound earlier (to learn the port before the
+    /// application is built).
+    pub fn on(listener: TcpListener, router: Router, grace: Duration) -> Self {
+        Self {
             listener,
             router,
             grace,
-        })
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

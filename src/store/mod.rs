@@ -13,9 +13,12 @@
 //! delete it).
 
 mod cached;
+mod dynamo;
 mod embedded;
+pub mod migrations;
 
 pub use cached::{CacheConfig, CacheStats, CachedTable};
+pub use dynamo::{DynamoTable, GSI1_NAME};
 pub use embedded::EmbeddedTable;
 
 use std::sync::Arc;

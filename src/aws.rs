@@ -1,0 +1,99 @@
+//! The one AWS SDK configuration of the process, shared by every client.
+//!
+//! Region, credentials and endpoint come from the SDK's standard chain;
+//! `AWS_ENDPOINT_URL` and `AWS_REGION` are also applied explicitly from our
+//! [`AwsConfig`] so that a test can point one service at one emulator without
+//! touching the process environment. Timeouts are set so that an unreachable
+//! endpoint fails within seconds (after the SDK's standard retries, 3
+//! attempts with backoff) and the request is answered 503, instead of hanging
+//! until the request timeout.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+// One error type across the SDK crates; the DynamoDB crate re-exports it.
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::config::AwsConfig;
+
+/// How long one attempt may take to connect, and to complete.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one operation may take with all its retries.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Loads the SDK configuration. Credentials are resolved lazily, on the
+/// first request, so start-up does not wait on a credentials provider.
+pub async fn load(config: &AwsConfig) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    if let Some(url) = &config.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+/// What went wrong with an SDK call, in the terms our own error types need.
+pub struct SdkFailure {
+    /// The service's error code, when the service answered.
+    pub code: Option<String>,
+    /// Trying again later can succeed: throttling, a timeout, an unreachable
+    /// endpoint or a server-side fault (after the SDK's own retries).
+    pub transient: bool,
+    /// The whole error chain, for the log (never for a response body).
+    pub detail: String,
+}
+
+/// Service codes, across DynamoDB, S3 and SES, that mean "later".
+const TRANSIENT_CODES: &[&str] = &[
+    // DynamoDB
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "InternalServerError",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    // S3
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
+    // SES v2
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "SendingPausedException",
+    // any
+    "ServiceUnavailable",
+];
+
+/// Classifies an SDK error.
+pub fn failure<E, R>(error: &SdkError<E, R>) -> SdkFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = match error {
+        SdkError::ServiceError(service) => service.err().code().map(str::to_string),
+        _ => None,
+    };
+    let transient = match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => code
+            .as_deref()
+            .is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+    };
+    SdkFailure {
+        code,
+        transient,
+        detail: DisplayErrorContext(error).to_string(),
+    }
+}

@@ -1,0 +1,467 @@
+//! The [`Table`] trait on Amazon DynamoDB, through aws-sdk-dynamodb.
+//!
+//! A thin translation: our items are JSON objects, DynamoDB's are attribute
+//! maps, and every condition and query becomes an expression. Three things
+//! need more than translation, so that resource code sees exactly what the
+//! embedded store gives it:
+//! - **Expiry.** DynamoDB deletes expired items lazily (up to days later), so
+//!   every read drops items whose `expires_at` has passed, and conditions treat
+//!   them as absent (`attribute_not_exists(PK) OR expires_at <= :now`).
+//! - **Full pages.** DynamoDB applies `Limit` before the filter, so a filtered
+//!   page can come back short or empty. [`DynamoTable::query`] keeps reading
+//!   until the page is full or the partition ends, and positions the cursor
+//!   after the last item it returns.
+//! - **Errors.** A failed condition is [`StoreError::ConditionFailed`];
+//!   throttling, timeouts and an unreachable endpoint (after the SDK's own
+//!   retries) are [`StoreError::Unavailable`], which the HTTP layer answers
+//!   with 503 and `Retry-After`.
+//!
+//! A single write uses PutItem/DeleteItem (half the cost of a transaction);
+//! several use TransactWriteItems, all-or-nothing.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use serde_json::{Number, Value};
+
+use super::{
+    Condition, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write,
+    attr, is_expired, now_epoch,
+};
+
+/// DynamoDB's item as the SDK carries it.
+type AttrMap = HashMap<String, AttributeValue>;
+
+/// The name of the one global secondary index (see `migrations/`).
+pub const GSI1_NAME: &str = "GSI1";
+
+/// One DynamoDB table holding the whole single-table design.
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTable {
+    /// Uses `client` (built once per process) for `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn put_one(&self, item: Item, condition: &Condition) -> Result<(), StoreError> {
+        let guard = Expression::condition(condition, now_epoch());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attr_map(item)))
+            .set_condition_expression(guard.text)
+            .set_expression_attribute_names(guard.names)
+            .set_expression_attribute_values(guard.values)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn delete_one(&self, key: &Key, condition: &Condition) -> Result<(), StoreError> {
+        let guard = Expression::condition(condition, now_epoch());
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .set_condition_expression(guard.text)
+            .set_expression_attribute_names(guard.names)
+            .set_expression_attribute_values(guard.values)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn transact_many(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let now = now_epoch();
+        let items = writes
+            .into_iter()
+            .map(|write| self.transact_item(write, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(());
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+        {
+            let reasons = cancelled.cancellation_reasons();
+            let failed = reasons
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed"));
+            return Err(match failed {
+                Some(index) => StoreError::ConditionFailed { index },
+                // Another transaction touched the same items: retry later.
+                None => StoreError::Unavailable(format!(
+                    "transaction cancelled: {:?}",
+                    reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                )),
+            });
+        }
+        Err(store_error(error))
+    }
+
+    fn transact_item(&self, write: Write, now: u64) -> Result<TransactWriteItem, StoreError> {
+        let built = match write {
+            Write::Put { item, condition } => {
+                let guard = Expression::condition(&condition, now);
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_attr_map(item)))
+                    .set_condition_expression(guard.text)
+                    .set_expression_attribute_names(guard.names)
+                    .set_expression_attribute_values(guard.values)
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+            }
+            Write::Delete { key, condition } => {
+                let guard = Expression::condition(&condition, now);
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_map(&key)))
+                    .set_condition_expression(guard.text)
+                    .set_expression_attribute_names(guard.names)
+                    .set_expression_attribute_values(guard.values)
+                    .build()
+                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
+            }
+        };
+        built.map_err(|e| StoreError::Internal(e.to_string()))
+    }
+
+    /// Reads one DynamoDB page of `query`, starting after `start`, at most
+    /// `limit` items before the filter.
+    async fn query_once(
+        &self,
+        query: &Query,
+        read: Read,
+        start: Option<AttrMap>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
+        let expr = Expression::query(query, now_epoch());
+        let (key_condition, filter) = expr.text.expect("a query always has a key condition");
+        // Strong reads are not offered on a GSI; those read eventually.
+        let consistent = read == Read::Strong && query.index == Index::Primary;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name((query.index == Index::Gsi1).then(|| GSI1_NAME.to_string()))
+            .key_condition_expression(key_condition)
+            .filter_expression(filter)
+            .set_expression_attribute_names(expr.names)
+            .set_expression_attribute_values(expr.values)
+            .scan_index_forward(query.ascending)
+            .consistent_read(consistent)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attr_map)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, output.last_evaluated_key))
+    }
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(read == Read::Strong)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(attrs) = output.item else {
+            return Ok(None);
+        };
+        let item = from_attr_map(attrs)?;
+        Ok((!is_expired(&item, now_epoch())).then(|| SharedItem::new(item)))
+    }
+
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        match writes.len() {
+            0 => Ok(()),
+            1 => match writes.pop().expect("one write") {
+                Write::Put { item, condition } => {
+                    Key::of(&item).ok_or_else(|| {
+                        StoreError::BadItem("an item needs string PK and SK".into())
+                    })?;
+                    self.put_one(item, &condition).await
+                }
+                Write::Delete { key, condition } => self.delete_one(&key, &condition).await,
+            },
+            _ => self.transact_many(writes).await,
+        }
+    }
+
+    async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
+        let mut start = match &query.cursor {
+            Some(cursor) => {
+                cursor.check(query)?;
+                Some(cursor_map(cursor))
+            }
+            None => None,
+        };
+        let wanted = query.limit.max(1);
+        let mut items = Vec::with_capacity(wanted + 1);
+        loop {
+            // One more than the page needs tells whether another page follows.
+            let (found, last) = self
+                .query_once(query, read, start, wanted + 1 - items.len())
+                .await?;
+            items.extend(found);
+            if items.len() > wanted {
+                items.truncate(wanted);
+                let next = items.last().map(|item| Cursor::after(item, query.index));
+                return Ok(Page { items, next });
+            }
+            match last {
+                Some(key) => start = Some(key),
+                None => return Ok(Page { items, next: None }),
+            }
+        }
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.get(&Key::new("HEALTH", "HEALTH"), Read::Eventual)
+            .await
+            .map(drop)
+    }
+
+    fn describe(&self) -> String {
+        format!("dynamodb table {}", self.table)
+    }
+}
+
+/// An expression with exactly the names and values it uses (DynamoDB rejects
+/// unused ones).
+#[derive(Default)]
+struct Expression<T> {
+    text: Option<T>,
+    names: Option<HashMap<String, String>>,
+    values: Option<AttrMap>,
+}
+
+/// "The item has not expired", as a condition or filter.
+const ALIVE: &str = "(attribute_not_exists(#exp) OR #exp > :now)";
+
+impl<T> Expression<T> {
+    fn name(&mut self, placeholder: &str, name: &str) {
+        self.names
+            .get_or_insert_with(HashMap::new)
+            .insert(placeholder.into(), name.into());
+    }
+
+    fn value(&mut self, placeholder: &str, value: AttributeValue) {
+        self.values
+            .get_or_insert_with(HashMap::new)
+            .insert(placeholder.into(), value);
+    }
+
+    fn now(&mut self, now: u64) {
+        self.name("#exp", attr::EXPIRES_AT);
+        self.value(":now", AttributeValue::N(now.to_string()));
+    }
+}
+
+impl Expression<String> {
+    /// The condition expression of a write; an expired item counts as absent.
+    fn condition(condition: &Condition, now: u64) -> Self {
+        let mut expr = Self::default();
+        let text = match condition {
+            Condition::None => return expr,
+            Condition::NotExists => "attribute_not_exists(#pk) OR #exp <= :now".to_string(),
+            Condition::Exists => format!("attribute_exists(#pk) AND {ALIVE}"),
+            Condition::Equals { name, value } => {
+                expr.name("#cond", name);
+                expr.value(":cond", to_attr(value.clone()));
+                format!("#cond = :cond AND {ALIVE}")
+            }
+        };
+        if matches!(condition, Condition::NotExists | Condition::Exists) {
+            expr.name("#pk", attr::PK);
+        }
+        expr.now(now);
+        expr.text = Some(text);
+        expr
+    }
+}
+
+impl Expression<(String, String)> {
+    /// The key condition and filter of a query; the filter always drops
+    /// expired items.
+    fn query(query: &Query, now: u64) -> Self {
+        let mut expr = Self::default();
+        let (part, sort) = match query.index {
+            Index::Primary => (attr::PK, attr::SK),
+            Index::Gsi1 => (attr::GSI1PK, attr::GSI1SK),
+        };
+        expr.name("#part", part);
+        expr.value(":part", AttributeValue::S(query.partition.clone()));
+        let mut key_condition = "#part = :part".to_string();
+        if !query.sort_prefix.is_empty() {
+            expr.name("#sort", sort);
+            expr.value(":prefix", AttributeValue::S(query.sort_prefix.clone()));
+            key_condition.push_str(" AND begins_with(#sort, :prefix)");
+        }
+        expr.now(now);
+        let mut filter = ALIVE.to_string();
+        if let Some((name, json)) = &query.filter {
+            let value = serde_json::from_str(json).unwrap_or(Value::String(json.clone()));
+            expr.name("#filter", name);
+            expr.value(":filter", to_attr(value));
+            filter.push_str(" AND #filter = :filter");
+        }
+        expr.text = Some((key_condition, filter));
+        expr
+    }
+}
+
+fn key_map(key: &Key) -> AttrMap {
+    HashMap::from([
+        (attr::PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (attr::SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+fn cursor_map(cursor: &Cursor) -> AttrMap {
+    cursor
+        .0
+        .iter()
+        .map(|(name, value)| (name.clone(), AttributeValue::S(value.clone())))
+        .collect()
+}
+
+/// JSON → DynamoDB: strings, numbers, booleans, null, lists and maps map
+/// one to one.
+fn to_attr(value: Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s),
+        Value::Array(list) => AttributeValue::L(list.into_iter().map(to_attr).collect()),
+        Value::Object(map) => AttributeValue::M(to_attr_map(map)),
+    }
+}
+
+fn to_attr_map(item: Item) -> AttrMap {
+    item.into_iter().map(|(k, v)| (k, to_attr(v))).collect()
+}
+
+/// DynamoDB → JSON. Sets (which this service never writes) read as lists,
+/// binary as base64 text.
+fn from_attr(value: AttributeValue) -> Result<Value, StoreError> {
+    Ok(match value {
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::Bool(b) => Value::Bool(b),
+        AttributeValue::N(n) => Value::Number(number(&n)?),
+        AttributeValue::S(s) => Value::String(s),
+        AttributeValue::L(list) => {
+            Value::Array(list.into_iter().map(from_attr).collect::<Result<_, _>>()?)
+        }
+        AttributeValue::M(map) => Value::Object(from_attr_map(map)?),
+        AttributeValue::Ss(set) => Value::Array(set.into_iter().map(Value::String).collect()),
+        AttributeValue::Ns(set) => Value::Array(
+            set.iter()
+                .map(|n| number(n).map(Value::Number))
+                .collect::<Result<_, _>>()?,
+        ),
+        AttributeValue::B(blob) => Value::String(base64_of(&blob)),
+        AttributeValue::Bs(set) => {
+            Value::Array(set.iter().map(|b| Value::String(base64_of(b))).collect())
+        }
+        other => return Err(StoreError::Internal(format!("unknown attribute {other:?}"))),
+    })
+}
+
+fn from_attr_map(map: AttrMap) -> Result<Item, StoreError> {
+    map.into_iter()
+        .map(|(k, v)| Ok((k, from_attr(v)?)))
+        .collect()
+}
+
+fn number(text: &str) -> Result<Number, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Internal(format!("number {text} does not fit JSON")))
+}
+
+fn base64_of(blob: &Blob) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
+}
+
+/// Maps an SDK failure (after the SDK's retries) to the store's error.
+fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let failure = crate::aws::failure(&error);
+    match failure.code.as_deref() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
+        Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
+            "table not found (run `atrium migrate`): {}",
+            failure.detail
+        )),
+        _ if failure.transient => StoreError::Unavailable(failure.detail),
+        _ => StoreError::Internal(failure.detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trips_through_attribute_values() {
+        let item = json!({"PK": "USER#1", "n": 42, "f": 1.5, "neg": -7, "b": true,
+            "none": null, "list": [1, "two", {"three": 3}], "map": {"a": [false]}});
+        let Value::Object(item) = item else { panic!() };
+        assert_eq!(from_attr_map(to_attr_map(item.clone())).unwrap(), item);
+    }
+
+    #[test]
+    fn conditions_name_only_what_they_use() {
+        let none = Expression::condition(&Condition::None, 10);
+        assert!(none.text.is_none() && none.names.is_none() && none.values.is_none());
+        let eq = Expression::condition(
+            &Condition::Equals {
+                name: "version".into(),
+                value: json!(3),
+            },
+            10,
+        );
+        assert_eq!(eq.names.unwrap().len(), 2);
+        assert_eq!(eq.values.unwrap()[":cond"], AttributeValue::N("3".into()));
+    }
+}

@@ -1,0 +1,365 @@
+//! `atrium migrate`: converge a DynamoDB table to the definition in
+//! `migrations/`.
+//!
+//! The definitions are data (JSON), compiled into the binary so that a
+//! container or Lambda can migrate without the repository, and read by the CDK
+//! app too. Migrating only ever adds: it creates a missing table, adds missing
+//! GSIs, enables TTL and the stream, and reports what it changed; a second run
+//! reports nothing. It never drops anything, and refuses what it cannot do in
+//! place (a different key schema, a stream with another view type).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
+};
+use serde::Deserialize;
+
+/// Every definition, oldest first. The last one applies.
+const DEFINITIONS: &[&str] = &[include_str!("../../migrations/0001-single-table.json")];
+
+/// One versioned file of `migrations/`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub version: u32,
+    pub description: String,
+    pub table: TableDefinition,
+}
+
+/// The table's shape, independent of its name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDefinition {
+    pub billing_mode: String,
+    /// Attribute name → type (`S`, `N`, `B`) for every key attribute.
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub partition_key: String,
+    pub sort_key: String,
+    pub global_secondary_indexes: Vec<IndexDefinition>,
+    pub ttl_attribute: String,
+    pub stream_view_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub partition_key: String,
+    pub sort_key: String,
+    pub projection: String,
+}
+
+/// Why migrating stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MigrateError(String);
+
+/// The definition that applies: the highest version in `migrations/`.
+pub fn latest() -> Migration {
+    DEFINITIONS
+        .iter()
+        .map(|text| serde_json::from_str::<Migration>(text).expect("migrations/ holds valid JSON"))
+        .max_by_key(|m| m.version)
+        .expect("migrations/ holds at least one definition")
+}
+
+/// How long to wait for a table or index to become active.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(15 * 60);
+
+/// Brings `table` to the latest definition; returns what changed (empty when
+/// it already matched).
+pub async fn migrate(client: &Client, table: &str) -> Result<Vec<String>, MigrateError> {
+    let Migration {
+        version,
+        table: wanted,
+        ..
+    } = latest();
+    let mut changes = Vec::new();
+    let current = match describe(client, table).await? {
+        Some(current) => current,
+        None => {
+            create_table(client, table, &wanted).await?;
+            changes.push(format!("created table {table} (definition v{version})"));
+            wait_active(client, table).await?
+        }
+    };
+    check_keys(&current, &wanted)?;
+    for index in &wanted.global_secondary_indexes {
+        let exists = current
+            .global_secondary_indexes()
+            .iter()
+            .any(|gsi| gsi.index_name() == Some(index.name.as_str()));
+        if !exists {
+            add_index(client, table, &wanted, index).await?;
+            changes.push(format!("added index {}", index.name));
+            wait_active(client, table).await?;
+        }
+    }
+    if let Some(change) = enable_stream(client, table, &current, &wanted).await? {
+        changes.push(change);
+    }
+    if let Some(change) = enable_ttl(client, table, &wanted.ttl_attribute).await? {
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
+async fn describe(client: &Client, table: &str) -> Result<Option<TableDescription>, MigrateError> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(output) => Ok(output.table),
+        Err(error) if error.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(error) => Err(sdk(error)),
+    }
+}
+
+async fn create_table(
+    client: &Client,
+    table: &str,
+    wanted: &TableDefinition,
+) -> Result<(), MigrateError> {
+    let indexes = wanted
+        .global_secondary_indexes
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.name)
+                .set_key_schema(Some(key_schema(&index.partition_key, &index.sort_key)?))
+                .projection(projection(index))
+                .build()
+                .map_err(invalid)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::from(wanted.billing_mode.as_str()))
+        .set_attribute_definitions(Some(attribute_definitions(wanted)?))
+        .set_key_schema(Some(key_schema(&wanted.partition_key, &wanted.sort_key)?))
+        .set_global_secondary_indexes(Some(indexes))
+        .stream_specification(stream_spec(wanted)?)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+async fn add_index(
+    client: &Client,
+    table: &str,
+    wanted: &TableDefinition,
+    index: &IndexDefinition,
+) -> Result<(), MigrateError> {
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(&index.name)
+        .set_key_schema(Some(key_schema(&index.partition_key, &index.sort_key)?))
+        .projection(projection(index))
+        .build()
+        .map_err(invalid)?;
+    client
+        .update_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(attribute_definitions(wanted)?))
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+async fn enable_stream(
+    client: &Client,
+    table: &str,
+    current: &TableDescription,
+    wanted: &TableDefinition,
+) -> Result<Option<String>, MigrateError> {
+    let view = StreamViewType::from(wanted.stream_view_type.as_str());
+    match current.stream_specification() {
+        Some(spec) if spec.stream_enabled() && spec.stream_view_type() == Some(&view) => Ok(None),
+        Some(spec) if spec.stream_enabled() => Err(MigrateError(format!(
+            "table {table} streams {:?}, the definition wants {view}; disable the stream first",
+            spec.stream_view_type()
+        ))),
+        _ => {
+            client
+                .update_table()
+                .table_name(table)
+                .stream_specification(stream_spec(wanted)?)
+                .send()
+                .await
+                .map_err(sdk)?;
+            wait_active(client, table).await?;
+            Ok(Some(format!("enabled stream ({view})")))
+        }
+    }
+}
+
+async fn enable_ttl(
+    client: &Client,
+    table: &str,
+    attribute: &str,
+) -> Result<Option<String>, MigrateError> {
+    let output = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let description = output.time_to_live_description;
+    let status = description.as_ref().and_then(|d| d.time_to_live_status());
+    let name = description.as_ref().and_then(|d| d.attribute_name());
+    let on = matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    );
+    if on && name == Some(attribute) {
+        return Ok(None);
+    }
+    if on {
+        return Err(MigrateError(format!(
+            "table {table} expires items by {name:?}, the definition wants {attribute}"
+        )));
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(attribute)
+        .build()
+        .map_err(invalid)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(Some(format!("enabled TTL on {attribute}")))
+}
+
+/// Polls until the table and all its indexes are active.
+async fn wait_active(client: &Client, table: &str) -> Result<TableDescription, MigrateError> {
+    let deadline = tokio::time::Instant::now() + ACTIVE_WITHIN;
+    loop {
+        let current = describe(client, table)
+            .await?
+            .ok_or_else(|| MigrateError(format!("table {table} disappeared")))?;
+        let table_active = current.table_status() == Some(&TableStatus::Active);
+        let indexes_active = current
+            .global_secondary_indexes()
+            .iter()
+            .all(|gsi| gsi.index_status().is_none_or(|s| s.as_str() == "ACTIVE"));
+        if table_active && indexes_active {
+            return Ok(current);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(MigrateError(format!("table {table} is not active yet")));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn check_keys(current: &TableDescription, wanted: &TableDefinition) -> Result<(), MigrateError> {
+    let key = |kind: KeyType| {
+        current
+            .key_schema()
+            .iter()
+            .find(|k| k.key_type() == &kind)
+            .map(|k| k.attribute_name().to_string())
+    };
+    let found = (key(KeyType::Hash), key(KeyType::Range));
+    let expected = (
+        Some(wanted.partition_key.clone()),
+        Some(wanted.sort_key.clone()),
+    );
+    if found == expected {
+        Ok(())
+    } else {
+        Err(MigrateError(format!(
+            "the table's keys are {found:?}, the definition's are {expected:?}; \
+             keys cannot change in place"
+        )))
+    }
+}
+
+fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, MigrateError> {
+    [(partition, KeyType::Hash), (sort, KeyType::Range)]
+        .into_iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(invalid)
+        })
+        .collect()
+}
+
+fn attribute_definitions(
+    wanted: &TableDefinition,
+) -> Result<Vec<AttributeDefinition>, MigrateError> {
+    wanted
+        .attributes
+        .iter()
+        .map(|(name, kind)| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()
+                .map_err(invalid)
+        })
+        .collect()
+}
+
+fn projection(index: &IndexDefinition) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(index.projection.as_str()))
+        .build()
+}
+
+fn stream_spec(wanted: &TableDefinition) -> Result<StreamSpecification, MigrateError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::from(wanted.stream_view_type.as_str()))
+        .build()
+        .map_err(invalid)
+}
+
+fn invalid(error: impl std::fmt::Display) -> MigrateError {
+    MigrateError(format!("invalid table definition: {error}"))
+}
+
+fn sdk<E, R>(error: SdkError<E, R>) -> MigrateError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    MigrateError(DisplayErrorContext(&error).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_definition_is_the_design_documents_table() {
+        let latest = latest();
+        let table = &latest.table;
+        assert_eq!(
+            (table.partition_key.as_str(), table.sort_key.as_str()),
+            ("PK", "SK")
+        );
+        assert_eq!(
+            table.global_secondary_indexes[0].name,
+            super::super::dynamo::GSI1_NAME
+        );
+        assert_eq!(table.ttl_attribute, super::super::attr::EXPIRES_AT);
+        assert_eq!(table.stream_view_type, "NEW_AND_OLD_IMAGES");
+        assert!(attribute_definitions(table).is_ok());
+    }
+}
