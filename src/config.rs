@@ -64,7 +64,7 @@ pub enum ObjectsConfig {
 /// under the data dir.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailConfig {
-    /// The sender address (`APP_MAIL_FROM`; `atrium@localhost` for the outbox).
+    /// The sender address (`APP_MAIL_FROM`; `noreply@atrium.localhost` for the outbox).
     pub from: String,
     pub ses: bool,
 }
@@ -175,7 +175,7 @@ impl Config {
             mail: match var("APP_MAIL_FROM") {
                 Some(from) => MailConfig { from, ses: true },
                 None => MailConfig {
-                    from: "atrium@localhost".into(),
+                    from: "noreply@atrium.localhost".into(),
                     ses: false,
                 },
             },

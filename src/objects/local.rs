@@ -328,11 +328,14 @@ async fn upload(
     let objects = local(&state)?;
     let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
-    let Some(length) = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
-    else {
+    let declared = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    // The signature is checked first: without a length no signature matches
+    // (no URL is ever signed for u64::MAX bytes).
+    let claimed = Some((content_type, declared.unwrap_or(u64::MAX)));
+    authorize(&objects, "PUT", &key, &signed, claimed)?;
+    let Some(length) = declared else {
         return Err(ApiError::BadRequest("Content-Length is required".into()));
     };
-    authorize(&objects, "PUT", &key, &signed, Some((content_type, length)))?;
     let limit = usize::try_from(length).unwrap_or(usize::MAX);
     let bytes = axum::body::to_bytes(body, limit)
         .await

@@ -15,11 +15,16 @@ use axum::Router;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+use crate::emulator::{AwsFixture, moto_url};
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub config: Config,
+    pub state: AppState,
     pub issuer: LocalIssuer,
+    /// The emulated AWS resources, when the suite runs against moto.
+    pub aws: Option<AwsFixture>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -65,15 +70,24 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 }
 
 /// Starts the service with extra routes inside the real middleware stack.
+/// Against moto (see [`crate::emulator`]) it gets fresh AWS resources; `vars`
+/// override either way.
 pub async fn spawn_custom(
     vars: &[(&str, &str)],
     extend: impl FnOnce(Router<AppState>) -> Router<AppState>,
 ) -> TestApp {
+    let aws = match moto_url() {
+        Some(url) => Some(AwsFixture::create(&url).await),
+        None => None,
+    };
     let dir = fresh_data_dir();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let mut env: HashMap<String, String> = HashMap::from([
         ("APP_DATA_DIR".into(), dir.path().display().to_string()),
-        ("APP_ADDR".into(), "127.0.0.1:0".into()),
+        ("APP_ADDR".into(), addr.to_string()),
     ]);
+    env.extend(aws.iter().flat_map(AwsFixture::vars));
     env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
     let state = AppState::build(config.clone()).await.expect("app state");
@@ -81,10 +95,7 @@ pub async fn spawn_custom(
     let routes = extend(routes)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi));
     let router = atrium::with_middleware(routes, state.clone());
-    let server = Server::bind(config.addr, router, Duration::from_secs(5))
-        .await
-        .expect("bind");
-    let addr = server.local_addr().unwrap();
+    let server = Server::on(listener, router, Duration::from_secs(5));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
@@ -94,7 +105,9 @@ pub async fn spawn_custom(
         addr,
         client: reqwest::Client::new(),
         config,
+        state,
         issuer,
+        aws,
         _dir: dir,
         shutdown: Some(stop_tx),
     }
@@ -106,11 +119,17 @@ impl TestApp {
     }
 
     /// A valid access token for `user`.
-    pub fn token(&self, user: &str) -> String {
-        self.token_in(user, &[])
+    pub async fn token(&self, user: &str) -> String {
+        self.token_in(user, &[]).await
     }
 
-    pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
+    /// A valid access token for `user` in `groups`: from Cognito (moto) when
+    /// the service verifies Cognito's tokens, else from the local issuer.
+    pub async fn token_in(&self, user: &str, groups: &[&str]) -> String {
+        let cognito = self.aws.as_ref().map(|aws| &aws.cognito);
+        if let Some(pool) = cognito.filter(|_| self.config.auth.jwks_url.is_some()) {
+            return pool.token(user, groups).await;
+        }
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         self.issuer
             .mint(&self.config.auth, user, &groups, Duration::from_secs(600))

@@ -1,10 +1,17 @@
 //! Black-box tests over HTTP: each test starts the real router on a random
 //! port with a fresh data directory (see `helpers::spawn_app`) and checks
-//! what a client sees.
+//! what a client sees. With `ATRIUM_TEST_MOTO` set (as `./scripts/test` does
+//! in its second pass) the same tests run against DynamoDB, S3, SES v2 and
+//! Cognito on a moto server (see `emulator`).
 
 mod auth;
+mod aws;
 mod cache;
 mod durability;
+mod emulator;
 mod errors;
+mod files;
 mod helpers;
+mod mail;
+mod store;
 mod todos;

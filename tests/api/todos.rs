@@ -9,7 +9,7 @@ use crate::helpers::{assert_problem, error_fields, spawn_app};
 #[tokio::test]
 async fn create_read_update_delete() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
 
     let response = app
         .create_todo(&alice, json!({ "title": "  buy milk  ", "notes": "2 litres", "due": "2026-12-01T09:00:00+01:00" }))
@@ -62,7 +62,7 @@ async fn create_read_update_delete() {
 #[tokio::test]
 async fn validation_names_each_bad_field() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let cases = [
         (json!({ "title": "" }), "title"),
         (json!({ "title": "   " }), "title"),
@@ -98,7 +98,7 @@ async fn validation_names_each_bad_field() {
 #[tokio::test]
 async fn patch_validation_and_empty_patch() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let id = app.new_todo_id(&alice, "a").await;
     let problem = assert_problem(
         app.patch_todo(&alice, &id, json!({ "title": "" }), None)
@@ -121,7 +121,7 @@ async fn patch_validation_and_empty_patch() {
 #[tokio::test]
 async fn list_paginates_with_opaque_cursor_and_filters() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(app.new_todo_id(&alice, &format!("todo {i}")).await);
@@ -172,7 +172,7 @@ async fn list_paginates_with_opaque_cursor_and_filters() {
 #[tokio::test]
 async fn bad_list_parameters() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     for (query, field) in [
         ("?limit=0", "limit"),
         ("?limit=101", "limit"),
@@ -189,7 +189,7 @@ async fn bad_list_parameters() {
 #[tokio::test]
 async fn a_cursor_cannot_reach_another_users_partition() {
     let app = spawn_app().await;
-    let (alice, bob) = (app.token("alice"), app.token("bob"));
+    let (alice, bob) = (app.token("alice").await, app.token("bob").await);
     for i in 0..3 {
         app.new_todo(&bob, &format!("bob {i}")).await;
     }
@@ -217,7 +217,7 @@ async fn a_cursor_cannot_reach_another_users_partition() {
 #[tokio::test]
 async fn if_match_guards_updates_and_deletes() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let id = app.new_todo_id(&alice, "a").await;
 
     let ok = app
@@ -257,7 +257,7 @@ async fn if_match_guards_updates_and_deletes() {
 #[tokio::test]
 async fn if_none_match_answers_304() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let id = app.new_todo_id(&alice, "a").await;
     let path = format!("/todos/{id}");
     let cached = app
@@ -274,7 +274,7 @@ async fn if_none_match_answers_304() {
 #[tokio::test]
 async fn idempotency_key_replays_the_first_response() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let send = |key: &'static str, title: &'static str| {
         app.create_todo_once(&alice, key, json!({ "title": title }))
     };
@@ -293,7 +293,7 @@ async fn idempotency_key_replays_the_first_response() {
     assert_eq!(app.todo_count(&alice).await, 1, "the retry created nothing");
 
     // Keys are per user: bob's "key-1" is his own.
-    let bob = app.token("bob");
+    let bob = app.token("bob").await;
     let bobs = app
         .create_todo_once(&bob, "key-1", json!({ "title": "once" }))
         .await;
@@ -304,7 +304,7 @@ async fn idempotency_key_replays_the_first_response() {
 #[tokio::test]
 async fn concurrent_retries_with_one_key_create_one_todo() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     let attempts =
         (0..10).map(|_| app.create_todo_once(&alice, "same", json!({ "title": "once" })));
     let responses = futures::future::join_all(attempts).await;
@@ -320,7 +320,7 @@ async fn concurrent_retries_with_one_key_create_one_todo() {
 #[tokio::test]
 async fn malformed_idempotency_key_is_refused() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     for key in ["", &"k".repeat(256), "has space"] {
         let response = app
             .create_todo_once(&alice, key, json!({ "title": "x" }))
@@ -332,7 +332,7 @@ async fn malformed_idempotency_key_is_refused() {
 #[tokio::test]
 async fn users_cannot_see_or_touch_each_others_todos() {
     let app = spawn_app().await;
-    let (alice, bob) = (app.token("alice"), app.token("bob"));
+    let (alice, bob) = (app.token("alice").await, app.token("bob").await);
     let todo = app.new_todo(&alice, "alice's secret").await;
     let id = todo["id"].as_str().unwrap();
 
@@ -360,7 +360,7 @@ async fn users_cannot_see_or_touch_each_others_todos() {
 #[tokio::test]
 async fn malformed_ids_are_not_found() {
     let app = spawn_app().await;
-    let alice = app.token("alice");
+    let alice = app.token("alice").await;
     for id in ["nope", "01ARZ3NDEKTSV4RRFFQ69G5FA", "..%2F..%2Fetc", "%00"] {
         assert_problem(app.get_todo(&alice, id).await, 404).await;
     }

@@ -1,0 +1,223 @@
+//! What only the AWS path has: `atrium migrate`, Cognito's own tokens, and a
+//! backend outage. These need the moto server that `./scripts/test` starts,
+//! so they are ignored by a plain `cargo test` and run in the script's moto
+//! pass (`--run-ignored all`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamViewType, TimeToLiveStatus,
+};
+use serde_json::{Value, json};
+
+use crate::emulator::{REGION, moto_url, sdk, unique};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+
+const NEEDS_MOTO: &str = "run through ./scripts/test, which starts moto";
+
+fn moto() -> String {
+    moto_url().expect(NEEDS_MOTO)
+}
+
+/// Runs `atrium migrate` on `table` at `endpoint`; returns what it printed.
+fn migrate(endpoint: &str, table: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_atrium"))
+        .arg("migrate")
+        .env("APP_STORE", "dynamodb")
+        .env("APP_TABLE", table)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", REGION)
+        .output()
+        .expect("run atrium migrate");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "migrate failed: {stdout}{stderr}");
+    stdout
+}
+
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn migrate_creates_the_table_then_changes_nothing() {
+    let url = moto();
+    let table = unique("migrated");
+    let first = migrate(&url, &table);
+    assert!(first.contains("created table"), "{first}");
+    assert!(first.contains("enabled TTL on expires_at"), "{first}");
+    assert_eq!(
+        migrate(&url, &table).trim(),
+        format!("table {table} is up to date")
+    );
+
+    let client = aws_sdk_dynamodb::Client::new(&sdk(&url).await);
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let described = described.table.unwrap();
+    let gsi = described.global_secondary_indexes();
+    assert_eq!(gsi.len(), 1);
+    assert_eq!(gsi[0].index_name(), Some("GSI1"));
+    let stream = described.stream_specification().unwrap();
+    assert!(stream.stream_enabled());
+    assert_eq!(
+        stream.stream_view_type(),
+        Some(&StreamViewType::NewAndOldImages)
+    );
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description.unwrap();
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+}
+
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn migrate_adds_what_an_older_table_lacks() {
+    let url = moto();
+    let table = unique("older");
+    let client = aws_sdk_dynamodb::Client::new(&sdk(&url).await);
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string("PK"))
+        .attribute_definitions(string("SK"))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+    let changes = migrate(&url, &table);
+    for expected in [
+        "added index GSI1",
+        "enabled stream (NEW_AND_OLD_IMAGES)",
+        "enabled TTL",
+    ] {
+        assert!(changes.contains(expected), "{expected} in {changes}");
+    }
+    assert!(!changes.contains("created table"));
+    assert!(migrate(&url, &table).contains("up to date"));
+}
+
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn cognito_access_tokens_are_verified_through_the_pool_jwks() {
+    let app = spawn_app().await;
+    let token = app.token_in("alice", &["authors"]).await;
+    let me: Value = app.get("/me", &token).await.json().await.unwrap();
+    assert_eq!(me["username"], "alice");
+    assert_eq!(me["groups"], json!(["authors"]));
+    assert_eq!(me["sub"].as_str().unwrap().len(), 36, "Cognito's UUID sub");
+
+    // Same signing key (moto has one), but another pool: wrong issuer.
+    let other = spawn_app().await;
+    let foreign = other.token("alice").await;
+    assert_problem(app.get("/me", &foreign).await, 401).await;
+}
+
+/// A moto server of the test's own, so stopping it disturbs no other test.
+struct PrivateMoto {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateMoto {
+    async fn start(port: u16) -> Self {
+        let python = std::env::var("ATRIUM_TEST_PYTHON").expect(NEEDS_MOTO);
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let moto = Self { child, port };
+        for _ in 0..100 {
+            if reqwest::get(moto.url()).await.is_ok() {
+                return moto;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto did not start on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn an_outage_answers_503_and_the_service_recovers_without_a_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut dynamo = PrivateMoto::start(port).await;
+    let table = unique("outage");
+    migrate(&dynamo.url(), &table);
+    // Cognito stays on the shared moto; the table lives on the private one.
+    let endpoint = dynamo.url();
+    let app = spawn_app_with(&[("AWS_ENDPOINT_URL", &endpoint), ("APP_TABLE", &table)]).await;
+    let alice = app.token("alice").await;
+    app.new_todo(&alice, "before the outage").await;
+
+    dynamo.stop();
+    let listing = app.list_todos(&alice, "?limit=7").await;
+    assert_eq!(listing.headers()["retry-after"], "2");
+    assert_problem(listing, 503).await;
+    assert_problem(
+        app.create_todo(&alice, json!({"title": "lost?"})).await,
+        503,
+    )
+    .await;
+    assert_eq!(app.get_public("/readyz").await.status(), 503);
+
+    // The emulator comes back (empty: moto keeps no state), the operator
+    // migrates, and the same process serves again.
+    let dynamo = PrivateMoto::start(port).await;
+    migrate(&dynamo.url(), &table);
+    app.new_todo(&alice, "after the outage").await;
+    assert_eq!(app.get_public("/readyz").await.status(), 200);
+    assert_eq!(app.todo_count(&alice).await, 1);
+}

@@ -1,0 +1,123 @@
+//! Outgoing mail on the backend under test (the `.eml` outbox, or SES v2 on
+//! moto), read back as the recipient's mail client would parse it.
+
+use atrium::mail::{MailError, Message};
+use mail_parser::MessageParser;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Every message sent so far, as raw MIME.
+async fn sent(app: &TestApp) -> Vec<Vec<u8>> {
+    match &app.aws {
+        Some(aws) => {
+            let url = format!("{}/moto-api/data.json", aws.url);
+            let data: Value = app
+                .client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            data["ses"]["RawMessage"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["raw_data"].as_str())
+                .map(|raw| raw.as_bytes().to_vec())
+                .collect()
+        }
+        None => {
+            let outbox = app.config.data_dir.join("outbox");
+            let mut files: Vec<_> = std::fs::read_dir(outbox)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect();
+            files.sort();
+            files
+                .into_iter()
+                .map(|p| std::fs::read(p).unwrap())
+                .collect()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_arrives_with_text_and_html_parts() {
+    let app = spawn_app().await;
+    let to = format!(
+        "reader-{}@example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let message = Message {
+        to: to.clone(),
+        subject: "Welcome to the blog — ünïcode".into(),
+        text: "Thanks for subscribing.".into(),
+        html: "<p>Thanks for <b>subscribing</b>.</p>".into(),
+        headers: vec![(
+            "List-Unsubscribe".into(),
+            "<https://example.com/u/t0k3n>".into(),
+        )],
+    };
+    app.state.mailer.send(&message).await.unwrap();
+
+    let all = sent(&app).await;
+    let raw = all
+        .iter()
+        .find(|raw| String::from_utf8_lossy(raw).contains(&to))
+        .expect("the message was sent");
+    let parsed = MessageParser::default().parse(raw).unwrap();
+    assert_eq!(parsed.subject(), Some(message.subject.as_str()));
+    assert_eq!(
+        parsed.body_text(0).as_deref().map(str::trim),
+        Some(message.text.as_str())
+    );
+    assert_eq!(
+        parsed.body_html(0).as_deref().map(str::trim),
+        Some(message.html.as_str())
+    );
+    let unsubscribe = parsed.header_raw("List-Unsubscribe").unwrap();
+    assert_eq!(unsubscribe.trim(), "<https://example.com/u/t0k3n>");
+}
+
+#[tokio::test]
+async fn bad_addresses_and_header_injection_are_refused_before_sending() {
+    let app = spawn_app().await;
+    let before = sent_count(&app).await;
+    let base = Message {
+        to: "reader@example.com".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "h".into(),
+        headers: vec![],
+    };
+    let bad = [
+        Message {
+            to: "not-an-address".into(),
+            ..base.clone()
+        },
+        Message {
+            to: "a@example.com\r\nBcc: all@example.com".into(),
+            ..base.clone()
+        },
+        Message {
+            subject: "hi\nBcc: all@example.com".into(),
+            ..base.clone()
+        },
+    ];
+    for message in bad {
+        let result = app.state.mailer.send(&message).await;
+        assert!(matches!(result, Err(MailError::Invalid(_))), "{message:?}");
+    }
+    assert_eq!(sent_count(&app).await, before, "nothing was sent");
+}
+
+async fn sent_count(app: &TestApp) -> usize {
+    if app.aws.is_none() && !app.config.data_dir.join("outbox").exists() {
+        return 0;
+    }
+    sent(app).await.len()
+}
