@@ -306,3 +306,107 @@ fn bad(name: &'static str, problem: impl std::fmt::Display) -> ConfigError {
         problem: problem.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: std::collections::HashMap<_, _> = vars.iter().copied().collect();
+        Config::from_lookup(|name| map.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn nothing_set_is_the_embedded_default() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.store, StoreConfig::Embedded);
+        assert_eq!(c.objects, ObjectsConfig::Local);
+        assert!(!c.mail.ses && !c.uses_aws());
+        assert_eq!(c.auth.issuer, LOCAL_ISSUER);
+        assert!(c.auth.jwks_url.is_none());
+    }
+
+    #[test]
+    fn a_cognito_pool_gives_issuer_and_jwks_url() {
+        let c = config(&[
+            ("APP_COGNITO_USER_POOL_ID", "eu-west-1_AbC123"),
+            ("APP_COGNITO_CLIENT_IDS", "app1, app2"),
+        ])
+        .unwrap();
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123";
+        assert_eq!(c.auth.issuer, issuer);
+        assert_eq!(
+            c.auth.jwks_url.as_deref(),
+            Some(format!("{issuer}/.well-known/jwks.json").as_str())
+        );
+        assert_eq!(c.auth.client_ids, ["app1", "app2"]);
+
+        let emulated = config(&[
+            ("APP_COGNITO_USER_POOL_ID", "us-east-1_x"),
+            ("APP_COGNITO_CLIENT_IDS", "c"),
+            (
+                "APP_JWKS_URL",
+                "http://127.0.0.1:5000/us-east-1_x/.well-known/jwks.json",
+            ),
+        ])
+        .unwrap();
+        assert!(
+            emulated
+                .auth
+                .jwks_url
+                .unwrap()
+                .starts_with("http://127.0.0.1")
+        );
+        assert!(
+            emulated
+                .auth
+                .issuer
+                .starts_with("https://cognito-idp.us-east-1.")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[("APP_STORE", "postgres")],
+            &[("APP_COGNITO_USER_POOL_ID", "eu-west-1_AbC")],
+            &[
+                ("APP_COGNITO_USER_POOL_ID", "../evil"),
+                ("APP_COGNITO_CLIENT_IDS", "c"),
+            ],
+            &[("APP_CACHE_TTL", "soon")],
+        ];
+        let expected = [
+            "APP_STORE",
+            "APP_COGNITO_CLIENT_IDS",
+            "APP_COGNITO_USER_POOL_ID",
+            "APP_CACHE_TTL",
+        ];
+        for (vars, name) in cases.iter().zip(expected) {
+            assert_eq!(config(vars).unwrap_err().name, name, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn aws_backends_are_chosen_by_their_variables() {
+        let c = config(&[
+            ("APP_STORE", "dynamodb"),
+            ("APP_BUCKET", "files"),
+            ("APP_MAIL_FROM", "news@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreConfig::Dynamo {
+                table: "atrium".into()
+            }
+        );
+        assert_eq!(
+            c.objects,
+            ObjectsConfig::S3 {
+                bucket: "files".into()
+            }
+        );
+        assert!(c.mail.ses && c.uses_aws());
+    }
+}

@@ -1,10 +1,14 @@
-//! What only the AWS path has: `atrium migrate`, Cognito's own tokens, and a
-//! backend outage. These need the moto server that `./scripts/test` starts,
-//! so they are ignored by a plain `cargo test` and run in the script's moto
-//! pass (`--run-ignored all`).
+//! What only the AWS path has: `atrium migrate`, Cognito's own tokens, a
+//! backend outage and throttling. They need the moto server and the test
+//! credentials that `./scripts/test` provides, so they are ignored by a plain
+//! `cargo test` and run in the script's moto pass (`--run-ignored all`).
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use axum::http::StatusCode;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -220,4 +224,54 @@ async fn an_outage_answers_503_and_the_service_recovers_without_a_restart() {
     app.new_todo(&alice, "after the outage").await;
     assert_eq!(app.get_public("/readyz").await.status(), 200);
     assert_eq!(app.todo_count(&alice).await, 1);
+}
+
+/// Answers every request the way DynamoDB answers when it throttles, and
+/// counts them. (moto never throttles; this is the one place a stand-in
+/// server is needed.)
+async fn throttling_dynamodb() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let throttle = move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            (
+                StatusCode::BAD_REQUEST,
+                [("content-type", "application/x-amz-json-1.0")],
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+            )
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(throttle);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, calls)
+}
+
+#[tokio::test]
+#[ignore = "needs the test credentials ./scripts/test exports"]
+async fn throttling_is_retried_then_answered_503_with_retry_after() {
+    let (endpoint, calls) = throttling_dynamodb().await;
+    let app = spawn_app_with(&[
+        ("APP_STORE", "dynamodb"),
+        ("APP_TABLE", "throttled"),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_REGION", REGION),
+    ])
+    .await;
+    let alice = app.token("alice").await;
+    let response = app.list_todos(&alice, "").await;
+    assert_eq!(response.headers()["retry-after"], "2");
+    let problem = assert_problem(response, 503).await;
+    assert!(
+        !problem.to_string().contains("slow down"),
+        "no backend detail leaks"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the SDK's standard 3 attempts"
+    );
 }
