@@ -5,10 +5,14 @@
 //! - [`app`] builds the router: every route in one place, one stack of tower
 //!   layers around it.
 //! - [`state`] holds what lives as long as the process: config, the table
-//!   (behind its cache), the token verifier, metrics.
+//!   (behind its cache), the object store, the mailer, the token verifier,
+//!   metrics. It picks each backend (embedded or AWS) from [`config`].
 //! - [`todos`] is a resource module: handlers, models, validation.
-//! - [`store`] is the DynamoDB-shaped item API with its backends, and the
-//!   [`store::CachedTable`] that stands where DAX stands.
+//! - [`store`] is the DynamoDB-shaped item API with its backends (embedded
+//!   redb, DynamoDB), the [`store::CachedTable`] that stands where DAX
+//!   stands, and `migrate`.
+//! - [`objects`] (S3 or signed local files) and [`mail`] (SES v2 or an
+//!   outbox) are the other two backends; [`aws`] configures the SDK once.
 //! - [`auth`] verifies Cognito-shaped JWTs, and issues them locally.
 //! - [`error`] renders every failure as `application/problem+json`.
 //! - [`runtime`] serves the router over TCP with graceful shutdown.

@@ -176,7 +176,17 @@ impl DynamoTable {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(|error| {
+                // DynamoDB refuses some starting keys ("The provided starting
+                // key is invalid"); only a client's cursor can cause that.
+                let bad_start =
+                    query.cursor.is_some() && error.code() == Some("ValidationException");
+                if bad_start {
+                    StoreError::BadCursor
+                } else {
+                    store_error(error)
+                }
+            })?;
         let items = output
             .items
             .unwrap_or_default()
