@@ -10,7 +10,9 @@ use atrium::store::{
     CacheConfig, CachedTable, Condition, EmbeddedTable, Index, Item, Key, Page, Query, Read,
     SharedItem, StoreError, Table, Write,
 };
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::helpers::item;
 
 /// Passes everything to the real store and counts the reads.
 struct Counting {
@@ -91,14 +93,6 @@ impl Fixture {
         };
         self.backend.inner.transact(vec![put]).await.unwrap();
     }
-}
-
-fn item(pk: &str, sk: &str, extra: Value) -> Item {
-    let mut item = json!({ "PK": pk, "SK": sk });
-    item.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    item.as_object().unwrap().clone()
 }
 
 #[tokio::test]

@@ -268,3 +268,12 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// An item with keys `pk`/`sk` and the attributes of `extra` (a JSON object).
+pub fn item(pk: &str, sk: &str, extra: Value) -> atrium::store::Item {
+    let mut item = json!({ "PK": pk, "SK": sk });
+    item.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    item.as_object().unwrap().clone()
+}

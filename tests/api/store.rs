@@ -8,9 +8,10 @@ use atrium::store::{
     Condition, Cursor, DynamoTable, EmbeddedTable, Index, Item, Key, Query, Read, StoreError,
     Table, Write, now_epoch,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::emulator::{moto_url, sdk, unique};
+use crate::helpers::item;
 
 /// A fresh, empty table on the backend under test.
 struct Fresh {
@@ -32,14 +33,6 @@ async fn fresh_table() -> Fresh {
         None => Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).unwrap()),
     };
     Fresh { table, _dir: dir }
-}
-
-fn item(pk: &str, sk: &str, extra: Value) -> Item {
-    let mut item = json!({ "PK": pk, "SK": sk });
-    item.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    item.as_object().unwrap().clone()
 }
 
 fn put(item: Item, condition: Condition) -> Write {
