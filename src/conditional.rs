@@ -1,7 +1,11 @@
-//! Conditional requests (RFC 9110): strong ETags from an item's version,
-//! `If-Match` for safe updates and `If-None-Match` for cheap re-reads.
+//! Conditional requests (RFC 9110): strong ETags (from an item's version, or
+//! from a response's bytes), `If-Match` for safe updates and
+//! `If-None-Match` for cheap re-reads.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::error::ApiError;
+use crate::store::Condition;
 
 /// The strong ETag of a representation at `version`.
 pub fn etag(version: u64) -> String {
@@ -10,6 +14,14 @@ pub fn etag(version: u64) -> String {
 
 pub fn etag_header(version: u64) -> HeaderValue {
     HeaderValue::from_str(&etag(version)).expect("an ETag is a valid header value")
+}
+
+/// The strong ETag of exactly these response bytes.
+pub fn content_etag(body: &[u8]) -> String {
+    use base64::Engine as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+    format!("\"{tag}\"")
 }
 
 /// What the client's `If-Match` requires.
@@ -23,13 +35,12 @@ pub enum IfMatch {
     Fails,
 }
 
-/// Evaluates `If-Match` against the current version (strong comparison).
-pub fn if_match(headers: &HeaderMap, version: u64) -> IfMatch {
+/// Evaluates `If-Match` against the current ETag (strong comparison).
+pub fn if_match(headers: &HeaderMap, current: &str) -> IfMatch {
     let values: Vec<_> = headers.get_all(header::IF_MATCH).iter().collect();
     if values.is_empty() {
         return IfMatch::Absent;
     }
-    let current = etag(version);
     let holds = values
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -43,10 +54,9 @@ pub fn if_match(headers: &HeaderMap, version: u64) -> IfMatch {
     }
 }
 
-/// True when `If-None-Match` names the current version (weak comparison, as
+/// True when `If-None-Match` names the current ETag (weak comparison, as
 /// RFC 9110 asks for GET), so a 304 can be sent.
-pub fn none_match_hits(headers: &HeaderMap, version: u64) -> bool {
-    let current = etag(version);
+pub fn none_match_hits(headers: &HeaderMap, current: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -54,4 +64,36 @@ pub fn none_match_hits(headers: &HeaderMap, version: u64) -> bool {
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == "*" || tag == current)
+}
+
+/// Checks `If-Match` before a write to an item whose ETag is `current`: 412
+/// when it names another. `what` names the resource in the message.
+pub fn precondition(headers: &HeaderMap, current: &str, what: &str) -> Result<IfMatch, ApiError> {
+    match if_match(headers, current) {
+        IfMatch::Fails => Err(stale(what)),
+        other => Ok(other),
+    }
+}
+
+/// The write condition "still at `version`" (optimistic locking).
+pub fn version_is(version: u64) -> Condition {
+    Condition::Equals {
+        name: "version".into(),
+        value: version.into(),
+    }
+}
+
+/// The item changed between our read and our conditional write: 412 if the
+/// client asked for a version, else 409 (retry).
+pub fn lost_race(precondition: IfMatch, what: &str) -> ApiError {
+    match precondition {
+        IfMatch::Holds => stale(what),
+        _ => ApiError::Conflict(format!("the {what} was changed concurrently; retry")),
+    }
+}
+
+fn stale(what: &str) -> ApiError {
+    ApiError::PreconditionFailed(format!(
+        "the {what} has changed since that ETag; read it again"
+    ))
 }

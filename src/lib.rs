@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod blog;
 pub mod conditional;
 pub mod config;
 pub mod error;
@@ -87,6 +88,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
         .merge(todos::router())
+        .merge(blog::router())
         .split_for_parts();
     (routes.merge(objects::files_router()), openapi)
 }

@@ -64,6 +64,18 @@ pub struct Profile {
     pub groups: Vec<String>,
 }
 
+/// `Option<User>`: routes that are public but show more to signed-in users.
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for User {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<User>().cloned())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for User {
     type Rejection = ApiError;
 

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::model::{self, CreateTodo, Todo, TodoPage, UpdateTodo};
 use crate::auth::User;
-use crate::conditional::{IfMatch, etag, etag_header, if_match, none_match_hits};
+use crate::conditional::{etag, etag_header, lost_race, none_match_hits, precondition, version_is};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
@@ -139,7 +139,7 @@ pub async fn get_todo(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let todo = load(&state, &user, &id, Read::Eventual).await?;
-    if none_match_hits(&headers, todo.version) {
+    if none_match_hits(&headers, &etag(todo.version)) {
         return Ok((
             StatusCode::NOT_MODIFIED,
             [(header::ETAG, etag_header(todo.version))],
@@ -170,10 +170,7 @@ pub async fn update_todo(
 ) -> Result<Response, ApiError> {
     // Read-modify-write on the latest version, never on a cached one.
     let current = load(&state, &user, &id, Read::Strong).await?;
-    let precondition = if_match(&headers, current.version);
-    if precondition == IfMatch::Fails {
-        return Err(stale());
-    }
+    let precondition = precondition(&headers, &etag(current.version), "todo")?;
     let expected = current.version;
     let updated = change.apply_to(current)?;
     let write = Write::Put {
@@ -182,7 +179,7 @@ pub async fn update_todo(
     };
     match state.table.transact(vec![write]).await {
         Ok(()) => Ok(with_etag(&updated)),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition)),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "todo")),
         Err(e) => Err(e.into()),
     }
 }
@@ -203,17 +200,14 @@ pub async fn delete_todo(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let current = load(&state, &user, &id, Read::Strong).await?;
-    let precondition = if_match(&headers, current.version);
-    if precondition == IfMatch::Fails {
-        return Err(stale());
-    }
+    let precondition = precondition(&headers, &etag(current.version), "todo")?;
     let write = Write::Delete {
         key: model::key(user.sub(), &id),
         condition: version_is(current.version),
     };
     match state.table.transact(vec![write]).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition)),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "todo")),
         Err(e) => Err(e.into()),
     }
 }
@@ -235,23 +229,4 @@ fn with_etag(todo: &Todo) -> Response {
         axum::Json(todo),
     )
         .into_response()
-}
-
-fn version_is(version: u64) -> Condition {
-    Condition::Equals {
-        name: "version".into(),
-        value: version.into(),
-    }
-}
-
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("the todo has changed since that ETag; read it again".into())
-}
-
-/// The todo changed between our read and our write.
-fn lost_race(precondition: IfMatch) -> ApiError {
-    match precondition {
-        IfMatch::Holds => stale(),
-        _ => ApiError::Conflict("the todo was changed concurrently; retry".into()),
-    }
 }

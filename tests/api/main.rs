@@ -6,6 +6,7 @@
 
 mod auth;
 mod aws;
+mod blog;
 mod cache;
 mod durability;
 mod emulator;

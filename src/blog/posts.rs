@@ -1,0 +1,287 @@
+//! HTTP handlers for `/blog/posts`.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AUTHORS;
+use super::model::{self, CreatePost, Post, PostPage, ReplacePost, Status, UpdatePost};
+use crate::auth::User;
+use crate::conditional::{content_etag, lost_race, none_match_hits, precondition, version_is};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::store::{Condition, Cursor, Index, Query, Read, StoreError, Write};
+
+/// What a CDN may do with a public read: serve it for a minute to browsers,
+/// five minutes from the edge, and a further ten while it revalidates.
+pub const PUBLIC_CACHE: &str = "public, max-age=60, s-maxage=300, stale-while-revalidate=600";
+
+/// A signed-in member of `authors` (403 for anyone else, before the body is
+/// read).
+pub struct Author(User);
+
+impl<S: Send + Sync> FromRequestParts<S> for Author {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let user = User::from_request_parts(parts, state).await?;
+        user.require_group(AUTHORS)?;
+        Ok(Self(user))
+    }
+}
+
+/// Query parameters of `GET /blog/posts`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 50 (default 10).
+    limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// Published posts, newest first. Public; cacheable by a CDN.
+#[utoipa::path(get, path = "/blog/posts", tag = "blog", params(ListParams),
+    responses(
+        (status = 200, body = PostPage, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_posts(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 50"));
+    }
+    let query = Query {
+        index: Index::Gsi1,
+        ascending: false,
+        limit: limit as usize,
+        cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
+        ..Query::partition(model::PUBLISHED)
+    };
+    let page = state.table.query(&query, Read::Eventual).await?;
+    let body = PostPage {
+        items: page
+            .items
+            .iter()
+            .map(model::from_item)
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next.map(|c| c.encode()),
+    };
+    let bytes = json_bytes(&body);
+    Ok(public(&headers, content_etag(&bytes), bytes))
+}
+
+/// One post. Published posts are public and cacheable; drafts exist only
+/// for authors (404 for everyone else).
+#[utoipa::path(get, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_post(
+    State(state): State<AppState>,
+    user: Option<User>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let post = load(&state, &slug, Read::Eventual).await?;
+    let is_author = user.is_some_and(|u| u.require_group(AUTHORS).is_ok());
+    match post.status {
+        Status::Published => Ok(public(&headers, etag(&post), json_bytes(&post))),
+        Status::Draft if is_author => Ok(with_etag(&post, StatusCode::OK)),
+        Status::Draft => Err(ApiError::NotFound),
+    }
+}
+
+/// Write a post (group `authors`). The slug comes from the title unless
+/// given; a slug in use → 409.
+#[utoipa::path(post, path = "/blog/posts", tag = "blog", request_body = CreatePost,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Post, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_post(
+    State(state): State<AppState>,
+    Author(author): Author,
+    ApiJson(input): ApiJson<CreatePost>,
+) -> Result<Response, ApiError> {
+    let post = input.into_post(author.sub())?;
+    let write = Write::Put {
+        item: model::to_item(&post),
+        condition: Condition::NotExists,
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) => {
+            let mut response = with_etag(&post, StatusCode::CREATED);
+            let location = HeaderValue::from_str(&format!("/blog/posts/{}", post.slug))
+                .expect("a slug is a valid header value");
+            response.headers_mut().insert(header::LOCATION, location);
+            Ok(response)
+        }
+        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(format!(
+            "a post with the slug `{}` exists; choose another slug",
+            post.slug
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replace a post's content (group `authors`). `If-Match` as for PATCH.
+#[utoipa::path(put, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
+    request_body = ReplacePost, security(("bearer" = [])),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replace_post(
+    State(state): State<AppState>,
+    _author: Author,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<ReplacePost>,
+) -> Result<Response, ApiError> {
+    change(&state, &slug, &headers, |post| input.apply_to(post)).await
+}
+
+/// Change some fields of a post (group `authors`). Send `If-Match` with the
+/// ETag you read to be sure nobody changed it since (412 if they did).
+#[utoipa::path(patch, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
+    request_body = UpdatePost, security(("bearer" = [])),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_post(
+    State(state): State<AppState>,
+    _author: Author,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<UpdatePost>,
+) -> Result<Response, ApiError> {
+    change(&state, &slug, &headers, |post| input.apply_to(post)).await
+}
+
+/// Delete a post (group `authors`; `If-Match` optional).
+#[utoipa::path(delete, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_post(
+    State(state): State<AppState>,
+    _author: Author,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let current = load(&state, &slug, Read::Strong).await?;
+    let precondition = precondition(&headers, &etag(&current), "post")?;
+    let write = Write::Delete {
+        key: model::key(&slug),
+        condition: version_is(current.version),
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "post")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Read-modify-write on the latest version, guarded by `If-Match` and by
+/// the version the change was made from.
+async fn change(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    edit: impl FnOnce(Post) -> Result<Post, ApiError>,
+) -> Result<Response, ApiError> {
+    let current = load(state, slug, Read::Strong).await?;
+    let precondition = precondition(headers, &etag(&current), "post")?;
+    let expected = current.version;
+    let updated = edit(current)?;
+    let write = Write::Put {
+        item: model::to_item(&updated),
+        condition: version_is(expected),
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) => Ok(with_etag(&updated, StatusCode::OK)),
+        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "post")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The post at `slug`; 404 for a malformed slug and a missing post alike.
+async fn load(state: &AppState, slug: &str, read: Read) -> Result<Post, ApiError> {
+    if !model::is_valid_slug(slug) {
+        return Err(ApiError::NotFound);
+    }
+    let item = state.table.get(&model::key(slug), read).await?;
+    let item = item.ok_or(ApiError::NotFound)?;
+    model::from_item(&item)
+}
+
+/// A post's ETag: its version, and its creation time so that a slug deleted
+/// and written again never repeats an old tag a cache may hold.
+fn etag(post: &Post) -> String {
+    format!(
+        "\"{}.{}\"",
+        post.created_at.unix_timestamp_nanos(),
+        post.version
+    )
+}
+
+/// A private (`no-store`, the service's default) answer with the post's ETag.
+fn with_etag(post: &Post, status: StatusCode) -> Response {
+    let tag = HeaderValue::from_str(&etag(post)).expect("an ETag is a valid header value");
+    (status, [(header::ETAG, tag)], axum::Json(post)).into_response()
+}
+
+fn json_bytes(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a response body serializes")
+}
+
+/// A public, CDN-cacheable JSON answer with ETag `tag`; a matching
+/// `If-None-Match` gets 304 with no body.
+fn public(request: &HeaderMap, tag: String, body: Vec<u8>) -> Response {
+    let headers = [
+        (header::ETAG, tag.clone()),
+        (header::CACHE_CONTROL, PUBLIC_CACHE.to_string()),
+    ];
+    if none_match_hits(request, &tag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let mut response = (headers, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
