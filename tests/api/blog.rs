@@ -24,6 +24,16 @@ async fn new_post(app: &TestApp, author: &str, body: Value) -> (Value, String) {
     (response.json().await.unwrap(), tag)
 }
 
+/// A conditional GET, as a browser or CDN revalidates what it holds.
+async fn revalidate(app: &TestApp, path: &str, etag: &str) -> Response {
+    app.client
+        .get(app.url(path))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header<'a>(response: &'a Response, name: &str) -> &'a str {
     response.headers()[name].to_str().unwrap()
 }
@@ -81,13 +91,7 @@ async fn drafts_are_for_authors_and_published_posts_for_everyone() {
     assert_eq!(body["status"], "published");
     assert!(body["published_at"].is_string());
 
-    let again = app
-        .client
-        .get(app.url("/blog/posts/hello-world"))
-        .header("if-none-match", &public_tag)
-        .send()
-        .await
-        .unwrap();
+    let again = revalidate(&app, "/blog/posts/hello-world", &public_tag).await;
     assert_eq!(again.status(), 304);
     assert_eq!(header(&again, "etag"), public_tag);
     assert_eq!(header(&again, "cache-control"), PUBLIC_CACHE);
@@ -127,13 +131,7 @@ async fn the_public_list_is_newest_first_paginated_and_revalidatable() {
     assert_eq!(slugs(&second), ["post-2", "post-1"]);
     assert!(second.get("next_cursor").is_none());
 
-    let unchanged = app
-        .client
-        .get(app.url("/blog/posts?limit=3"))
-        .header("if-none-match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let unchanged = revalidate(&app, "/blog/posts?limit=3", &tag).await;
     assert_eq!(unchanged.status(), 304);
 
     // A new post changes the first page, so its ETag no longer matches.
@@ -143,13 +141,7 @@ async fn the_public_list_is_newest_first_paginated_and_revalidatable() {
         json!({"title": "Post 6", "body": "b", "status": "published"}),
     )
     .await;
-    let changed = app
-        .client
-        .get(app.url("/blog/posts?limit=3"))
-        .header("if-none-match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let changed = revalidate(&app, "/blog/posts?limit=3", &tag).await;
     assert_eq!(changed.status(), 200);
     assert_eq!(slugs(&changed.json().await.unwrap())[0], "post-6");
 
