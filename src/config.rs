@@ -38,10 +38,26 @@ pub struct Config {
     /// How mail goes out.
     pub mail: MailConfig,
     /// The service's own address as clients reach it (`APP_PUBLIC_URL`), for
-    /// links it hands out; defaults to `http://{addr}` once bound.
-    pub public_url: Option<String>,
+    /// links it hands out (local file URLs, unsubscribe links); defaults to
+    /// `http://{addr}`.
+    pub public_url: String,
     /// Overrides for the AWS SDK; everything else comes from its standard chain.
     pub aws: AwsConfig,
+    /// The blog's name and subscriber limits.
+    pub blog: BlogConfig,
+    /// How many proxies in front of the service append to `X-Forwarded-For`
+    /// (`APP_TRUSTED_PROXY_HOPS`; 0 = use the TCP peer address).
+    pub trusted_proxy_hops: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlogConfig {
+    /// Shown in mail and pages (`APP_BLOG_NAME`).
+    pub name: String,
+    /// Subscribe requests allowed per client address per window
+    /// (`APP_SUBSCRIBE_LIMIT`, `APP_SUBSCRIBE_WINDOW`).
+    pub subscribe_limit: u32,
+    pub subscribe_window: Duration,
 }
 
 /// The item store backend (`APP_STORE`).
@@ -179,11 +195,19 @@ impl Config {
                     ses: false,
                 },
             },
-            public_url: var("APP_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_string()),
+            public_url: var("APP_PUBLIC_URL")
+                .map(|url| url.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{addr}")),
             aws: AwsConfig {
                 endpoint_url: var("AWS_ENDPOINT_URL"),
                 region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
             },
+            blog: BlogConfig {
+                name: var("APP_BLOG_NAME").unwrap_or_else(|| "the atrium blog".into()),
+                subscribe_limit: parse(&var, "APP_SUBSCRIBE_LIMIT", 5u32)?,
+                subscribe_window: duration(&var, "APP_SUBSCRIBE_WINDOW", Duration::from_secs(600))?,
+            },
+            trusted_proxy_hops: parse(&var, "APP_TRUSTED_PROXY_HOPS", 0usize)?,
         })
     }
 }

@@ -75,9 +75,9 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // Bound first, so links the service hands out carry the real port.
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    config
-        .public_url
-        .get_or_insert_with(|| format!("http://{addr}"));
+    if config.addr.port() == 0 {
+        config.public_url = format!("http://{addr}");
+    }
     let grace = config.shutdown_grace;
     let data_dir = config.data_dir.display().to_string();
     let state = AppState::build(config).await?;

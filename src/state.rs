@@ -14,6 +14,7 @@ use crate::config::{Config, ObjectsConfig, StoreConfig};
 use crate::mail::{Mailer, OutboxMailer, SesMailer};
 use crate::metrics::Metrics;
 use crate::objects::{LocalObjects, ObjectStore, S3Objects};
+use crate::ratelimit::RateLimiter;
 use crate::store::{CachedTable, DynamoTable, EmbeddedTable, StoreError, Table};
 
 /// A handle to the one [`App`] of this process.
@@ -41,6 +42,8 @@ pub struct App {
     pub local_issuer: Option<Arc<LocalIssuer>>,
     /// Request and cache figures.
     pub metrics: Metrics,
+    /// The per-address budget of `POST /blog/subscribers`.
+    pub subscribe_limiter: RateLimiter,
 }
 
 impl Deref for AppState {
@@ -81,14 +84,16 @@ impl AppState {
         if sdk.as_ref().is_some_and(|sdk| sdk.region().is_none()) {
             return Err(StartError::NoRegion);
         }
-        let backend: Arc<dyn Table> = match (&config.store, &sdk) {
+        let (backend, feed): (Arc<dyn Table>, _) = match (&config.store, &sdk) {
             (StoreConfig::Dynamo { table }, Some(sdk)) => {
-                Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), table))
+                let client = aws_sdk_dynamodb::Client::new(sdk);
+                (Arc::new(DynamoTable::new(client, table)), None)
             }
             _ => {
-                let embedded = EmbeddedTable::open(&dir.join("store.redb"))?;
+                let (embedded, feed) =
+                    EmbeddedTable::open(&dir.join("store.redb"))?.with_change_feed();
                 embedded.spawn_purger(PURGE_EVERY);
-                Arc::new(embedded)
+                (Arc::new(embedded), Some(feed))
             }
         };
         let cache = Arc::new(CachedTable::new(backend, &config.cache));
@@ -115,7 +120,9 @@ impl AppState {
             }
         };
         let metrics = Metrics::new(cache.stats());
-        Ok(Self(Arc::new(App {
+        let subscribe_limiter =
+            RateLimiter::new(config.blog.subscribe_limit, config.blog.subscribe_window);
+        let state = Self(Arc::new(App {
             verifier: Verifier::new(keys, config.auth.clone()),
             table: cache.clone(),
             cache,
@@ -124,8 +131,15 @@ impl AppState {
             mailer,
             local_issuer,
             metrics,
+            subscribe_limiter,
             config,
-        })))
+        }));
+        // Locally, changes reach their reactions through the store's own feed
+        // (on AWS, DynamoDB Streams invokes the Lambda event mode instead).
+        if let Some(feed) = feed {
+            crate::events::spawn_local_feed(feed, state.clone());
+        }
+        Ok(state)
     }
 
     /// One line for the start-up log: which backends are active.
@@ -154,11 +168,8 @@ fn objects(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Objec
         let store = S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket);
         return Ok((Arc::new(store), None));
     }
-    let base_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.addr));
-    let local =
-        Arc::new(LocalObjects::open(&config.data_dir, base_url).map_err(StartError::Objects)?);
+    let local = LocalObjects::open(&config.data_dir, config.public_url.clone())
+        .map_err(StartError::Objects)?;
+    let local = Arc::new(local);
     Ok((local.clone(), Some(local)))
 }

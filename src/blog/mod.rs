@@ -7,10 +7,14 @@
 //! at a draft, every write) stays `private, no-store`. Reads go through the
 //! table's cache, and writes through it too, so an author's edit shows on
 //! this instance at once.
+//!
+//! Visitors subscribe by email and get exactly one welcome email, sent as a
+//! reaction to the stored subscriber (see [`subscribers`]).
 
 mod model;
 mod posts;
 mod render;
+pub mod subscribers;
 
 pub use model::{Post, Status};
 pub use render::markdown_to_safe_html;
@@ -31,5 +35,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             posts::replace_post,
             posts::update_post,
             posts::delete_post
+        ))
+        .routes(routes!(subscribers::subscribe))
+        .routes(routes!(
+            subscribers::unsubscribe_page,
+            subscribers::unsubscribe_by_post,
+            subscribers::unsubscribe_by_delete
         ))
 }

@@ -14,7 +14,7 @@ pub use ses::SesMailer;
 
 use async_trait::async_trait;
 use mail_builder::MessageBuilder;
-use mail_builder::headers::text::Text;
+use mail_builder::headers::raw::Raw;
 
 /// One message to one recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,8 @@ pub fn to_mime(from: &str, message: &Message) -> Result<Vec<u8>, MailError> {
         .text_body(message.text.as_str())
         .html_body(message.html.as_str());
     for (name, value) in &message.headers {
-        builder = builder.header(name.as_str(), Text::new(value.as_str()));
+        // Raw: these headers carry URLs and tokens that must not be re-encoded.
+        builder = builder.header(name.as_str(), Raw::new(value.as_str()));
     }
     builder
         .write_to_vec()

@@ -11,6 +11,10 @@
 //! - `gsi1`:   `GSI1PK \0 GSI1SK \0 PK \0 SK` → nothing (points into `items`)
 //! - `expiry`: `expires_at (8 bytes, big-endian) PK \0 SK` → nothing, so the
 //!   purger finds expired items without scanning the table.
+//! - `changes` (only with [`EmbeddedTable::with_change_feed`]): sequence →
+//!   [`ChangeRecord`] JSON, written in the same transaction as the change, so
+//!   the local stand-in for DynamoDB Streams loses no change across a crash;
+//!   a consumer deletes a record once it has handled it.
 //!
 //! redb is synchronous; every call runs on tokio's blocking pool.
 
@@ -27,19 +31,29 @@ use redb::{
 use serde_json::Value;
 
 use super::{
-    Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
-    condition_holds, is_expired, now_epoch,
+    ChangeRecord, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table,
+    Write, attr, condition_holds, is_expired, now_epoch,
 };
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
 const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("expiry");
+const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 
 /// A durable single-table store in one file.
 #[derive(Clone)]
 pub struct EmbeddedTable {
     db: Arc<Database>,
     path: String,
+    /// Present when changes are recorded for a consumer.
+    feed: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// The consumer's side of the change feed: records in commit order.
+#[derive(Clone)]
+pub struct ChangeFeed {
+    db: Arc<Database>,
+    committed: Arc<tokio::sync::Notify>,
 }
 
 impl EmbeddedTable {
@@ -50,11 +64,24 @@ impl EmbeddedTable {
         txn.open_table(ITEMS).map_err(internal)?;
         txn.open_table(GSI1).map_err(internal)?;
         txn.open_table(EXPIRY).map_err(internal)?;
+        txn.open_table(CHANGES).map_err(internal)?;
         txn.commit().map_err(internal)?;
         Ok(Self {
             db: Arc::new(db),
             path: path.display().to_string(),
+            feed: None,
         })
+    }
+
+    /// Records every change from now on, for the returned feed's consumer.
+    pub fn with_change_feed(mut self) -> (Self, ChangeFeed) {
+        let committed = Arc::new(tokio::sync::Notify::new());
+        self.feed = Some(committed.clone());
+        let feed = ChangeFeed {
+            db: self.db.clone(),
+            committed,
+        };
+        (self, feed)
     }
 
     /// Deletes items whose `expires_at` has passed; returns how many.
@@ -98,16 +125,24 @@ impl Table for EmbeddedTable {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let db = self.db.clone();
+        let record = self.feed.is_some();
         blocking(move || {
             let txn = db.begin_write().map_err(internal)?;
             let now = now_epoch();
             for (index, write) in writes.iter().enumerate() {
-                apply(&txn, write, now, index)?;
+                let change = apply(&txn, write, now, index)?;
+                if let Some(change) = change.filter(|_| record) {
+                    append_change(&txn, &change)?;
+                }
             }
             // Dropping `txn` without commit (on the `?` above) aborts every write.
             txn.commit().map_err(internal)
         })
-        .await
+        .await?;
+        if let Some(committed) = &self.feed {
+            committed.notify_one();
+        }
+        Ok(())
     }
 
     async fn query(&self, query: &Query, _read: Read) -> Result<Page, StoreError> {
@@ -137,8 +172,14 @@ impl Table for EmbeddedTable {
     }
 }
 
-/// Applies one write inside a transaction, checking its condition first.
-fn apply(txn: &WriteTransaction, write: &Write, now: u64, index: usize) -> Result<(), StoreError> {
+/// Applies one write inside a transaction, checking its condition first;
+/// returns what it changed.
+fn apply(
+    txn: &WriteTransaction,
+    write: &Write,
+    now: u64,
+    index: usize,
+) -> Result<Option<ChangeRecord>, StoreError> {
     let key = write
         .key()
         .ok_or_else(|| StoreError::BadItem("an item needs string PK and SK".into()))?;
@@ -156,6 +197,7 @@ fn apply(txn: &WriteTransaction, write: &Write, now: u64, index: usize) -> Resul
     if !condition_holds(condition, live) {
         return Err(StoreError::ConditionFailed { index });
     }
+    let change = ChangeRecord::of(write, live);
     if let Some(old) = &current {
         unindex(txn, &key, old)?;
     }
@@ -171,7 +213,58 @@ fn apply(txn: &WriteTransaction, write: &Write, now: u64, index: usize) -> Resul
             items.remove(id.as_slice()).map_err(internal)?;
         }
     }
+    Ok(change)
+}
+
+/// Appends a record to the change feed, after the newest one.
+fn append_change(txn: &WriteTransaction, change: &ChangeRecord) -> Result<(), StoreError> {
+    let mut changes = txn.open_table(CHANGES).map_err(internal)?;
+    let next = match changes.last().map_err(internal)? {
+        Some((seq, _)) => seq.value() + 1,
+        None => 1,
+    };
+    let bytes = serde_json::to_vec(change).map_err(internal)?;
+    changes.insert(next, bytes.as_slice()).map_err(internal)?;
     Ok(())
+}
+
+impl ChangeFeed {
+    /// Up to `limit` unhandled records, oldest first, with their sequence.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<(u64, ChangeRecord)>, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(internal)?;
+            let changes = txn.open_table(CHANGES).map_err(internal)?;
+            let mut found = Vec::new();
+            for entry in changes.iter().map_err(internal)?.take(limit) {
+                let (seq, bytes) = entry.map_err(internal)?;
+                let change = serde_json::from_slice(bytes.value()).map_err(internal)?;
+                found.push((seq.value(), change));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Forgets a handled record.
+    pub async fn ack(&self, seq: u64) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write().map_err(internal)?;
+            txn.open_table(CHANGES)
+                .map_err(internal)?
+                .remove(seq)
+                .map_err(internal)?;
+            txn.commit().map_err(internal)
+        })
+        .await
+    }
+
+    /// Waits until a write commits (returns at once if one committed since
+    /// the last wait).
+    pub async fn committed(&self) {
+        self.committed.notified().await;
+    }
 }
 
 /// Adds the GSI and expiry entries of an item.

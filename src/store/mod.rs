@@ -19,7 +19,7 @@ pub mod migrations;
 
 pub use cached::{CacheConfig, CacheStats, CachedTable};
 pub use dynamo::{DynamoTable, GSI1_NAME};
-pub use embedded::EmbeddedTable;
+pub use embedded::{ChangeFeed, EmbeddedTable};
 
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ pub mod attr {
 }
 
 /// The primary key of an item.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
@@ -314,6 +314,50 @@ impl dyn Table {
     /// Deletes one item under a condition.
     pub async fn delete(&self, key: Key, condition: Condition) -> Result<(), StoreError> {
         self.transact(vec![Write::Delete { key, condition }]).await
+    }
+}
+
+/// What a committed write did to one item: a DynamoDB Streams record with
+/// `NEW_AND_OLD_IMAGES`, whichever store produced it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeRecord {
+    pub kind: ChangeKind,
+    pub key: Key,
+    pub new_image: Option<Item>,
+    pub old_image: Option<Item>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ChangeKind {
+    Insert,
+    Modify,
+    Remove,
+}
+
+impl ChangeRecord {
+    /// The record of `write` applied over `current` (the live item, if any);
+    /// `None` when nothing changed (deleting what is not there).
+    pub fn of(write: &Write, current: Option<&Item>) -> Option<Self> {
+        let key = write.key()?;
+        let old_image = current.cloned();
+        match write {
+            Write::Put { item, .. } => Some(Self {
+                kind: if current.is_some() {
+                    ChangeKind::Modify
+                } else {
+                    ChangeKind::Insert
+                },
+                key,
+                new_image: Some(item.clone()),
+                old_image,
+            }),
+            Write::Delete { .. } => current.map(|_| Self {
+                kind: ChangeKind::Remove,
+                key,
+                new_image: None,
+                old_image,
+            }),
+        }
     }
 }
 

@@ -207,30 +207,84 @@ impl CognitoPool {
             .into()
     }
 
-    /// One call of the Cognito Identity Provider JSON API. (moto does not
-    /// check request signatures, so the test harness skips SigV4 here rather
-    /// than compiling one more SDK crate.)
     async fn call(&self, action: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/", self.url))
-            .header("content-type", "application/x-amz-json-1.1")
-            .header(
-                "x-amz-target",
-                format!("AWSCognitoIdentityProviderService.{action}"),
-            )
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/cognito-idp/aws4_request, \
-                 SignedHeaders=host, Signature=0",
-            )
-            .json(&body)
+        let target = format!("AWSCognitoIdentityProviderService.{action}");
+        json_api(&self.http, &self.url, "cognito-idp", &target, body).await
+    }
+}
+
+/// One call of an AWS JSON-protocol API on moto. (moto does not check
+/// request signatures, so the test harness skips SigV4 here rather than
+/// compiling two more SDK crates, Cognito and DynamoDB Streams, for setup.)
+async fn json_api(
+    http: &reqwest::Client,
+    url: &str,
+    service: &str,
+    target: &str,
+    body: Value,
+) -> Value {
+    let response = http
+        .post(format!("{url}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{target}: {status} {answer}");
+    answer
+}
+
+impl AwsFixture {
+    /// Every record of the table's DynamoDB stream so far, as the Lambda
+    /// event that would deliver them (`{"Records": [...]}`).
+    pub async fn stream_event(&self) -> Value {
+        let client = aws_sdk_dynamodb::Client::new(&sdk(&self.url).await);
+        let described = client
+            .describe_table()
+            .table_name(&self.table)
             .send()
             .await
             .unwrap();
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{action}: {status} {answer}");
-        answer
+        let arn = described
+            .table
+            .unwrap()
+            .latest_stream_arn
+            .expect("the stream is on");
+        let http = reqwest::Client::new();
+        let streams = |action: &str, body: Value| {
+            let target = format!("DynamoDBStreams_20120810.{action}");
+            let http = http.clone();
+            async move { json_api(&http, &self.url, "dynamodb", &target, body).await }
+        };
+        let stream = streams("DescribeStream", json!({ "StreamArn": arn })).await;
+        let mut records = Vec::new();
+        for shard in stream["StreamDescription"]["Shards"].as_array().unwrap() {
+            let iterator = streams(
+                "GetShardIterator",
+                json!({ "StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON" }),
+            )
+            .await;
+            let mut next = iterator["ShardIterator"].clone();
+            while next.is_string() {
+                let page = streams("GetRecords", json!({ "ShardIterator": next })).await;
+                let found = page["Records"].as_array().cloned().unwrap_or_default();
+                if found.is_empty() {
+                    break;
+                }
+                records.extend(found);
+                next = page["NextShardIterator"].clone();
+            }
+        }
+        json!({ "Records": records })
     }
 }

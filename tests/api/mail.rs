@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, spawn_app};
 
 /// Every message sent so far, as raw MIME.
-async fn sent(app: &TestApp) -> Vec<Vec<u8>> {
+pub async fn sent(app: &TestApp) -> Vec<Vec<u8>> {
     match &app.aws {
         Some(aws) => {
             let url = format!("{}/moto-api/data.json", aws.url);

@@ -15,4 +15,5 @@ mod files;
 mod helpers;
 mod mail;
 mod store;
+mod subscribers;
 mod todos;

@@ -1,0 +1,109 @@
+//! Reactions to changes in the table: one code path, whoever delivers the
+//! change.
+//!
+//! On AWS, DynamoDB Streams delivers records to the binary's Lambda event
+//! mode ([`records_from_dynamodb`] turns the Lambda event into
+//! [`ChangeRecord`]s); locally, the embedded store's durable change feed
+//! delivers them to an in-process worker ([`spawn_local_feed`]). Both call
+//! [`react`]. Deliveries are at least once and may race, so every reaction
+//! is idempotent. `Err` from [`react`] means "deliver this record again
+//! later"; a reaction that can never succeed logs and returns `Ok`.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb;
+use serde_json::Value;
+
+use crate::blog::subscribers;
+use crate::state::AppState;
+use crate::store::{ChangeFeed, ChangeKind, ChangeRecord, Item, Key, attr};
+
+/// Handles one change.
+pub async fn react(state: &AppState, change: &ChangeRecord) -> Result<(), String> {
+    let is_new_subscriber =
+        change.kind == ChangeKind::Insert && change.key.sk == subscribers::SORT_KEY;
+    if is_new_subscriber {
+        let email = change
+            .new_image
+            .as_ref()
+            .and_then(|item| item.get("email"))
+            .and_then(Value::as_str);
+        match email {
+            Some(email) => return subscribers::welcome(state, email).await,
+            None => tracing::warn!(pk = change.key.pk, "subscriber record without an email"),
+        }
+    }
+    Ok(())
+}
+
+/// The records of a DynamoDB Streams event as Lambda delivers it.
+pub fn records_from_dynamodb(event: dynamodb::Event) -> Result<Vec<ChangeRecord>, String> {
+    event
+        .records
+        .into_iter()
+        .map(record_from_dynamodb)
+        .collect()
+}
+
+fn record_from_dynamodb(record: dynamodb::EventRecord) -> Result<ChangeRecord, String> {
+    let kind = match record.event_name.as_str() {
+        "INSERT" => ChangeKind::Insert,
+        "MODIFY" => ChangeKind::Modify,
+        "REMOVE" => ChangeKind::Remove,
+        other => return Err(format!("unknown stream event {other}")),
+    };
+    let image = |item: serde_dynamo::Item| -> Result<Option<Item>, String> {
+        if item.is_empty() {
+            return Ok(None);
+        }
+        serde_dynamo::from_item(item)
+            .map(Some)
+            .map_err(|e| format!("stream image: {e}"))
+    };
+    let keys = image(record.change.keys)?.unwrap_or_default();
+    let key_part = |name: &str| keys.get(name).and_then(Value::as_str).map(str::to_string);
+    let (Some(pk), Some(sk)) = (key_part(attr::PK), key_part(attr::SK)) else {
+        return Err("stream record without PK and SK".into());
+    };
+    Ok(ChangeRecord {
+        kind,
+        key: Key::new(pk, sk),
+        new_image: image(record.change.new_image)?,
+        old_image: image(record.change.old_image)?,
+    })
+}
+
+/// How long the local worker waits before retrying a failed reaction.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Delivers the embedded store's changes to [`react`], in commit order,
+/// until the process ends. A failing record is retried (and holds back the
+/// ones after it, as a stream shard does).
+pub fn spawn_local_feed(feed: ChangeFeed, state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            match feed.pending(64).await {
+                Ok(batch) if batch.is_empty() => {
+                    // Also wake now and then, in case a notification was missed.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), feed.committed()).await;
+                }
+                Ok(batch) => {
+                    for (seq, change) in batch {
+                        if let Err(error) = react(&state, &change).await {
+                            tracing::warn!(%error, seq, "reaction failed; will retry");
+                            tokio::time::sleep(RETRY_AFTER).await;
+                            break;
+                        }
+                        if let Err(error) = feed.ack(seq).await {
+                            tracing::warn!(%error, seq, "could not acknowledge a change");
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reading the change feed failed");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+    });
+}

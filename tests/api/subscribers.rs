@@ -1,0 +1,277 @@
+//! Subscribing, the one welcome email, and unsubscribing, end to end. The
+//! welcome email is a reaction to the stored subscriber: locally the embedded
+//! store's change feed delivers it; against moto the test plays Lambda's part
+//! and hands the table's real DynamoDB Stream records to the reaction.
+
+use std::time::Duration;
+
+use atrium::events::{react, records_from_dynamodb};
+use mail_parser::MessageParser;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::mail::sent;
+
+async fn subscribe(app: &TestApp, email: &str) -> Response {
+    app.request(Method::POST, "/blog/subscribers", None)
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Delivers the table's changes to their reactions as Lambda would, when
+/// the table is DynamoDB (the embedded store's worker does it by itself).
+async fn deliver_stream(app: &TestApp) {
+    let Some(aws) = &app.aws else { return };
+    let event = serde_json::from_value(aws.stream_event().await).expect("a Lambda stream event");
+    for change in records_from_dynamodb(event).unwrap() {
+        react(&app.state, &change).await.unwrap();
+    }
+}
+
+/// The messages sent to `to`, once delivery has settled.
+async fn mail_to(app: &TestApp, to: &str) -> Vec<Vec<u8>> {
+    let mine = |all: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+        all.into_iter()
+            .filter(|raw| String::from_utf8_lossy(raw).contains(&format!("To: <{to}>")))
+            .collect()
+    };
+    for _ in 0..50 {
+        if !mine(sent_so_far(app).await).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await; // let any duplicate land
+    mine(sent_so_far(app).await)
+}
+
+async fn sent_so_far(app: &TestApp) -> Vec<Vec<u8>> {
+    if app.aws.is_none() && !app.config.data_dir.join("outbox").exists() {
+        return vec![];
+    }
+    sent(app).await
+}
+
+fn unique_address() -> String {
+    format!(
+        "reader-{}@example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+/// The unsubscribe link of a welcome email.
+fn unsubscribe_path(raw: &[u8]) -> String {
+    let parsed = MessageParser::default().parse(raw).unwrap();
+    let header = parsed.header_raw("List-Unsubscribe").unwrap().trim();
+    let url = header.trim_start_matches('<').trim_end_matches('>');
+    let path = url.split_once("/blog/").unwrap().1;
+    format!("/blog/{path}")
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_exactly_one_welcome_email() {
+    let app = spawn_app().await;
+    let email = unique_address();
+    let first = subscribe(&app, &email).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    // The same address again, spelled differently: the same answer.
+    let again = subscribe(&app, &format!("  {}  ", email.to_uppercase())).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    deliver_stream(&app).await;
+    deliver_stream(&app).await; // a redelivery changes nothing
+
+    let mail = mail_to(&app, &email).await;
+    assert_eq!(mail.len(), 1, "one welcome email");
+    let parsed = MessageParser::default().parse(&mail[0]).unwrap();
+    assert!(parsed.subject().unwrap().starts_with("Welcome to"));
+    let text = parsed.body_text(0).unwrap();
+    let html = parsed.body_html(0).unwrap();
+    let link = unsubscribe_path(&mail[0]);
+    assert!(text.contains(&link), "the text part has the link");
+    assert!(html.contains(&link), "the HTML part has the link");
+    assert_eq!(
+        parsed.header_raw("List-Unsubscribe-Post").map(str::trim),
+        Some("List-Unsubscribe=One-Click")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_subscribes_of_one_address_send_one_email() {
+    let app = spawn_app_with(&[("APP_SUBSCRIBE_LIMIT", "100")]).await;
+    let email = unique_address();
+    let attempts = (0..20).map(|_| subscribe(&app, &email));
+    for response in futures::future::join_all(attempts).await {
+        assert_eq!(response.status(), 202);
+    }
+    // Racing deliveries of the same change, as retried stream batches would be.
+    let deliveries = (0..3).map(|_| deliver_stream(&app));
+    futures::future::join_all(deliveries).await;
+    assert_eq!(mail_to(&app, &email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_event_delivered_twice_sends_one_email() {
+    let app = spawn_app().await;
+    let email = unique_address();
+    assert_eq!(subscribe(&app, &email).await.status(), 202);
+    // The shape Lambda delivers for a DynamoDB Stream INSERT.
+    let event = json!({"Records": [{
+        "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_000_000,
+            "Keys": {"PK": {"S": format!("SUB#{email}")}, "SK": {"S": "SUB"}},
+            "NewImage": {
+                "PK": {"S": format!("SUB#{email}")}, "SK": {"S": "SUB"},
+                "email": {"S": email}, "version": {"N": "1"},
+                "created_at": {"S": "2026-11-23T10:00:00Z"}
+            },
+            "SequenceNumber": "4421584500000000017450439091",
+            "SizeBytes": 120,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/atrium/stream/2026-11-23T00:00:00.000"
+    }]});
+    for _ in 0..2 {
+        let event = serde_json::from_value(event.clone()).unwrap();
+        for change in records_from_dynamodb(event).unwrap() {
+            react(&app.state, &change).await.unwrap();
+        }
+    }
+    assert_eq!(mail_to(&app, &email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_link_unsubscribes_and_tampered_links_do_nothing() {
+    let app = spawn_app().await;
+    let email = unique_address();
+    subscribe(&app, &email).await;
+    deliver_stream(&app).await;
+    let mail = mail_to(&app, &email).await;
+    let link = unsubscribe_path(&mail[0]);
+
+    let page = app.get_public(&link).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<form method=\"post\""), "GET only asks");
+
+    let (prefix, secret) = link.rsplit_once('.').unwrap();
+    let flipped = if secret.starts_with('A') { "B" } else { "A" };
+    let other = format!(
+        "{}.{secret}",
+        prefix.replace(&prefix[19..], "b3RoZXJAZXhhbXBsZS5jb20")
+    );
+    for tampered in [
+        format!("{prefix}.{flipped}{}", &secret[1..]),
+        format!("{prefix}."),
+        other,
+        "/blog/subscribers/not-a-token".to_string(),
+    ] {
+        let response = app
+            .request(Method::DELETE, &tampered, None)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 404).await;
+    }
+    let done = app
+        .request(Method::DELETE, &link, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status(),
+        204,
+        "the real link still works: nothing was unsubscribed before"
+    );
+    let again = app
+        .request(Method::DELETE, &link, None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404).await;
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_by_post() {
+    let app = spawn_app().await;
+    let email = unique_address();
+    subscribe(&app, &email).await;
+    deliver_stream(&app).await;
+    let link = unsubscribe_path(&mail_to(&app, &email).await[0]);
+    let response = app
+        .request(Method::POST, &link, None)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("unsubscribed"));
+    assert_problem(app.get_public(&link).await, 404).await;
+}
+
+#[tokio::test]
+async fn bad_addresses_and_floods_are_refused() {
+    // Every request counts against the budget, valid or not.
+    let app = spawn_app_with(&[("APP_SUBSCRIBE_LIMIT", "5"), ("APP_SUBSCRIBE_WINDOW", "1h")]).await;
+    for bad in [
+        "",
+        "not-an-address",
+        "a@b",
+        "x@example.com\r\nBcc: y@example.com",
+    ] {
+        assert_problem(subscribe(&app, bad).await, 422).await;
+    }
+    assert_eq!(subscribe(&app, &unique_address()).await.status(), 202);
+    let response = subscribe(&app, &unique_address()).await;
+    let problem = assert_problem(response, 429).await;
+    assert!(problem["detail"].as_str().unwrap().contains("too many"));
+    let response = subscribe(&app, &unique_address()).await;
+    assert_eq!(response.headers()["retry-after"], "3600");
+    let wrong_shape = app
+        .request(Method::POST, "/blog/subscribers", None)
+        .json(&json!({ "mail": "a@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(wrong_shape.status().as_u16(), 422 | 429));
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_budget_is_per_forwarded_client() {
+    let app = spawn_app_with(&[
+        ("APP_SUBSCRIBE_LIMIT", "1"),
+        ("APP_TRUSTED_PROXY_HOPS", "1"),
+    ])
+    .await;
+    let from = |forwarded: &'static str| {
+        app.request(Method::POST, "/blog/subscribers", None)
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "email": unique_address() }))
+            .send()
+    };
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 202);
+    assert_eq!(
+        from("203.0.113.2").await.unwrap().status(),
+        202,
+        "another client"
+    );
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 429);
+    // What the client itself puts on the left can't buy a fresh budget.
+    let spoofed = from("198.51.100.7, 203.0.113.1").await.unwrap();
+    assert_eq!(spoofed.status(), 429);
+}
