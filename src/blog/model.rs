@@ -8,7 +8,6 @@
 //! `body_html` is rendered and sanitized once, on write.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -262,12 +261,7 @@ pub fn key(slug: &str) -> Key {
 }
 
 pub fn to_item(post: &Post) -> Item {
-    let Value::Object(mut item) = serde_json::to_value(post).expect("a post serializes") else {
-        unreachable!("a post is an object")
-    };
-    let key = key(&post.slug);
-    item.insert(attr::PK.into(), key.pk.into());
-    item.insert(attr::SK.into(), key.sk.into());
+    let mut item = crate::store::encode(post, &key(&post.slug));
     if let (Status::Published, Some(at)) = (post.status, post.published_at) {
         item.insert(attr::GSI1PK.into(), PUBLISHED.into());
         let sort = format!("{:020}#{}", at.unix_timestamp_nanos(), post.slug);

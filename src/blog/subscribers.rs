@@ -28,7 +28,6 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::conditional::version_is;
@@ -37,7 +36,7 @@ use crate::extract::ApiJson;
 use crate::mail::{MailError, Message, is_valid_address};
 use crate::ratelimit::ClientIp;
 use crate::state::AppState;
-use crate::store::{Condition, Item, Key, Read, StoreError, Write, attr, now_epoch};
+use crate::store::{Condition, Item, Key, Read, StoreError, Write, now_epoch};
 
 /// The sort key of subscriber items.
 pub const SORT_KEY: &str = "SUB";
@@ -64,13 +63,7 @@ fn key(email: &str) -> Key {
 }
 
 fn to_item(subscriber: &Subscriber) -> Item {
-    let Value::Object(mut item) = serde_json::to_value(subscriber).expect("serializes") else {
-        unreachable!("a subscriber is an object")
-    };
-    let key = key(&subscriber.email);
-    item.insert(attr::PK.into(), key.pk.into());
-    item.insert(attr::SK.into(), key.sk.into());
-    item
+    crate::store::encode(subscriber, &key(&subscriber.email))
 }
 
 async fn load(state: &AppState, email: &str) -> Result<Option<Subscriber>, StoreError> {

@@ -41,6 +41,17 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, serde_json::Error> 
     T::deserialize(serde::de::value::MapDeserializer::new(fields))
 }
 
+/// Writes a typed value as an item at `key` (the value's own fields, plus
+/// `PK` and `SK`). The value must serialize to a JSON object.
+pub fn encode<T: serde::Serialize>(value: &T, key: &Key) -> Item {
+    let Ok(Value::Object(mut item)) = serde_json::to_value(value) else {
+        panic!("an item type must serialize to a JSON object");
+    };
+    item.insert(attr::PK.into(), Value::String(key.pk.clone()));
+    item.insert(attr::SK.into(), Value::String(key.sk.clone()));
+    item
+}
+
 /// Attribute names the store interprets.
 pub mod attr {
     pub const PK: &str = "PK";

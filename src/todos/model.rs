@@ -6,12 +6,11 @@
 //! listed in creation order, and no key can reach another user's partition.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, FieldError};
-use crate::store::{Item, Key, attr};
+use crate::store::{Item, Key};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const NOTES_MAX_CHARS: usize = 10_000;
@@ -174,13 +173,7 @@ pub fn partition(sub: &str) -> String {
 pub const SORT_PREFIX: &str = "TODO#";
 
 pub fn to_item(sub: &str, todo: &Todo) -> Item {
-    let Value::Object(mut item) = serde_json::to_value(todo).expect("a todo serializes") else {
-        unreachable!("a struct serializes to an object")
-    };
-    let key = key(sub, &todo.id);
-    item.insert(attr::PK.into(), Value::String(key.pk));
-    item.insert(attr::SK.into(), Value::String(key.sk));
-    item
+    crate::store::encode(todo, &key(sub, &todo.id))
 }
 
 pub fn from_item(item: &Item) -> Result<Todo, ApiError> {
