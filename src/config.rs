@@ -45,6 +45,8 @@ pub struct Config {
     pub aws: AwsConfig,
     /// The blog's name and subscriber limits.
     pub blog: BlogConfig,
+    /// What `POST /uploads` accepts.
+    pub uploads: crate::uploads::model::UploadRules,
     /// How many proxies in front of the service append to `X-Forwarded-For`
     /// (`APP_TRUSTED_PROXY_HOPS`; 0 = use the TCP peer address).
     pub trusted_proxy_hops: usize,
@@ -121,6 +123,16 @@ pub struct AuthConfig {
     /// Give up on a JWKS fetch after this long.
     pub jwks_fetch_timeout: Duration,
 }
+
+/// What may be uploaded unless `APP_UPLOAD_TYPES` says otherwise.
+pub const DEFAULT_UPLOAD_TYPES: [&str; 6] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+];
 
 /// The issuer of locally minted tokens when no Cognito pool is configured.
 pub const LOCAL_ISSUER: &str = "urn:atrium:local-issuer";
@@ -208,6 +220,13 @@ impl Config {
                 subscribe_window: duration(&var, "APP_SUBSCRIBE_WINDOW", Duration::from_secs(600))?,
             },
             trusted_proxy_hops: parse(&var, "APP_TRUSTED_PROXY_HOPS", 0usize)?,
+            uploads: crate::uploads::model::UploadRules {
+                max_bytes: parse(&var, "APP_UPLOAD_MAX_BYTES", 25 * 1024 * 1024u64)?,
+                types: match list(var("APP_UPLOAD_TYPES")) {
+                    types if types.is_empty() => DEFAULT_UPLOAD_TYPES.map(String::from).to_vec(),
+                    types => types.into_iter().map(|t| t.to_ascii_lowercase()).collect(),
+                },
+            },
         })
     }
 }

@@ -5,13 +5,15 @@
 //! mode ([`records_from_dynamodb`] turns the Lambda event into
 //! [`ChangeRecord`]s); locally, the embedded store's durable change feed
 //! delivers them to an in-process worker ([`spawn_local_feed`]). Both call
-//! [`react`]. Deliveries are at least once and may race, so every reaction
+//! [`react`]. Objects work the same way: S3 ObjectCreated events
+//! ([`created_keys_from_s3`]) or the local object store's notification both
+//! call [`object_created`]. Deliveries are at least once and may race, so every reaction
 //! is idempotent. `Err` from [`react`] means "deliver this record again
 //! later"; a reaction that can never succeed logs and returns `Ok`.
 
 use std::time::Duration;
 
-use aws_lambda_events::event::dynamodb;
+use aws_lambda_events::event::{dynamodb, s3};
 use serde_json::Value;
 
 use crate::blog::subscribers;
@@ -34,6 +36,33 @@ pub async fn react(state: &AppState, change: &ChangeRecord) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// Handles "object `key` was created" (S3 ObjectCreated, or the local
+/// object store's notification): completes uploads.
+pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
+    crate::uploads::complete::object_created(state, key).await
+}
+
+/// The object keys of an S3 ObjectCreated event as Lambda delivers it. S3
+/// URL-encodes keys in events, with `+` for a space.
+pub fn created_keys_from_s3(event: s3::S3Event) -> Vec<String> {
+    event
+        .records
+        .into_iter()
+        .filter(|r| {
+            r.event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated:"))
+        })
+        .filter_map(|r| r.s3.object.key)
+        .map(|key| {
+            let spaced = key.replace('+', " ");
+            percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 /// The records of a DynamoDB Streams event as Lambda delivers it.

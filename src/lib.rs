@@ -37,6 +37,7 @@ pub mod store;
 pub mod system;
 pub mod telemetry;
 pub mod todos;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -91,6 +92,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(system::router())
         .merge(todos::router())
         .merge(blog::router())
+        .merge(uploads::router())
         .split_for_parts();
     (routes.merge(objects::files_router()), openapi)
 }

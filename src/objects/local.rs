@@ -61,6 +61,11 @@ impl LocalObjects {
         })
     }
 
+    /// True when an object is stored at `key`.
+    pub async fn exists(&self, key: &str) -> bool {
+        check_key(key).is_ok() && tokio::fs::try_exists(self.blob(key)).await.unwrap_or(false)
+    }
+
     fn blob(&self, key: &str) -> PathBuf {
         self.root.join("blobs").join(key)
     }
@@ -333,6 +338,9 @@ async fn upload(
     // (no URL is ever signed for u64::MAX bytes).
     let claimed = Some((content_type, declared.unwrap_or(u64::MAX)));
     authorize(&objects, "PUT", &key, &signed, claimed)?;
+    if objects.exists(&key).await {
+        return Err(ApiError::Forbidden("this upload URL has been used".into()));
+    }
     let Some(length) = declared else {
         return Err(ApiError::BadRequest("Content-Length is required".into()));
     };
@@ -346,5 +354,12 @@ async fn upload(
         ));
     }
     objects.put(&key, bytes, content_type).await?;
+    // The local stand-in for S3's ObjectCreated notification.
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = crate::events::object_created(&state, &key).await {
+            tracing::warn!(%error, "completing an upload failed");
+        }
+    });
     Ok(StatusCode::OK)
 }

@@ -17,3 +17,4 @@ mod mail;
 mod store;
 mod subscribers;
 mod todos;
+mod uploads;

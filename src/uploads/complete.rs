@@ -1,0 +1,126 @@
+//! Completion: the reaction to an upload's object landing (an S3
+//! ObjectCreated record on Lambda, the local object store's notification on a
+//! laptop).
+//!
+//! It checks the object's size against the declared one and its first bytes
+//! against the declared type, makes thumbnails of images, and marks the
+//! upload ready, or failed with a reason (deleting the object). Only a
+//! pending upload is completed, with a conditional write on its version, so
+//! a redelivered or racing event changes nothing.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::inspect::{self, content_matches, is_image};
+use super::model::{self, Status, Thumbnail, Upload};
+use crate::conditional::version_is;
+use crate::state::AppState;
+use crate::store::{Read, StoreError, Write};
+
+/// Thumbnailing one image may take at most this long.
+const THUMBNAIL_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// Handles "object `key` was created". `Err` = deliver again later.
+pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
+    let Some((sub, id)) = model::parse_object_key(key) else {
+        return Ok(()); // thumbnails and anything else: not ours to complete
+    };
+    let item = state
+        .table
+        .get(&model::key(sub, id), Read::Strong)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(item) = item else {
+        return Ok(()); // deleted, or never created through the API
+    };
+    let upload = model::from_item(&item).map_err(|e| e.to_string())?;
+    if upload.status != Status::Pending || upload.key != key {
+        return Ok(()); // already completed: a redelivery
+    }
+    let Some(object) = state.objects.get(key).await.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let verdict = check(&upload, object.body).await;
+    let finished = match &verdict {
+        Ok(thumbnails) => finish(upload.clone(), Status::Ready, None, thumbnails.clone()),
+        Err(reason) => finish(upload.clone(), Status::Failed, Some(reason.clone()), vec![]),
+    };
+    if verdict.is_err() {
+        state.objects.delete(key).await.map_err(|e| e.to_string())?;
+    } else {
+        store_thumbnails(state, &upload, verdict.as_ref().ok()).await?;
+    }
+    let write = Write::Put {
+        item: model::to_item(sub, &finished),
+        condition: version_is(upload.version),
+    };
+    match state.table.transact(vec![write]).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Size, type and (for images) thumbnails; `Err` is the reason to refuse.
+async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, String> {
+    if body.len() as u64 != upload.size {
+        return Err(format!(
+            "{} bytes arrived, {} were declared",
+            body.len(),
+            upload.size
+        ));
+    }
+    if !content_matches(&upload.content_type, &body) {
+        return Err(format!("the content is not {}", upload.content_type));
+    }
+    if !is_image(&upload.content_type) {
+        return Ok(vec![]);
+    }
+    let work = tokio::task::spawn_blocking(move || inspect::thumbnails(&body));
+    let encoded = tokio::time::timeout(THUMBNAIL_TIME_LIMIT, work)
+        .await
+        .map_err(|_| "the image took too long to process".to_string())?
+        .map_err(|e| format!("thumbnailing failed: {e}"))??;
+    Ok(encoded
+        .into_iter()
+        .map(|e| {
+            let thumbnail = Thumbnail {
+                size: e.size,
+                width: e.width,
+                height: e.height,
+                key: model::thumbnail_key(&upload.key, e.size),
+            };
+            (thumbnail, Bytes::from(e.jpeg))
+        })
+        .collect())
+}
+
+async fn store_thumbnails(
+    state: &AppState,
+    upload: &Upload,
+    thumbnails: Option<&Vec<(Thumbnail, Bytes)>>,
+) -> Result<(), String> {
+    for (thumbnail, jpeg) in thumbnails.into_iter().flatten() {
+        state
+            .objects
+            .put(&thumbnail.key, jpeg.clone(), "image/jpeg")
+            .await
+            .map_err(|e| format!("storing a thumbnail of {}: {e}", upload.id))?;
+    }
+    Ok(())
+}
+
+fn finish(
+    mut upload: Upload,
+    status: Status,
+    reason: Option<String>,
+    thumbnails: Vec<(Thumbnail, Bytes)>,
+) -> Upload {
+    upload.status = status;
+    upload.reason = reason;
+    upload.thumbnails = thumbnails.into_iter().map(|(t, _)| t).collect();
+    upload.updated_at = OffsetDateTime::now_utc();
+    upload.version += 1;
+    upload
+}

@@ -1,0 +1,193 @@
+//! HTTP handlers for `/uploads`.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::model::{
+    self, CreateUpload, Status, ThumbnailView, Upload, UploadPage, UploadTicket, UploadView,
+};
+use crate::auth::User;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::store::{Condition, Cursor, Query, Read, Write};
+
+/// How long an upload URL is valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(10 * 60);
+/// How long a download URL is valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// Ask to upload a file: returns the URL to `PUT` it to, with the headers to
+/// send (content type and length are signed into it).
+#[utoipa::path(post, path = "/uploads", tag = "uploads", request_body = CreateUpload,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = UploadTicket),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_upload(
+    State(state): State<AppState>,
+    user: User,
+    ApiJson(input): ApiJson<CreateUpload>,
+) -> Result<Response, ApiError> {
+    let upload = input.into_upload(user.sub(), &state.config.uploads)?;
+    let url = state
+        .objects
+        .presign_put(
+            &upload.key,
+            &upload.content_type,
+            upload.size,
+            UPLOAD_URL_TTL,
+        )
+        .await?;
+    let write = Write::Put {
+        item: model::to_item(user.sub(), &upload),
+        condition: Condition::NotExists,
+    };
+    state.table.transact(vec![write]).await?;
+    let ticket = UploadTicket {
+        id: upload.id,
+        upload: url,
+    };
+    Ok((StatusCode::CREATED, axum::Json(ticket)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 50).
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Your uploads, oldest first.
+#[utoipa::path(get, path = "/uploads", tag = "uploads", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UploadPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_uploads(
+    State(state): State<AppState>,
+    user: User,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<axum::Json<UploadPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
+    }
+    let query = Query {
+        sort_prefix: model::SORT_PREFIX.into(),
+        limit: limit as usize,
+        cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
+        ..Query::partition(crate::todos::model::partition(user.sub()))
+    };
+    let page = state.table.query(&query, Read::Eventual).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        items.push(view(&state, model::from_item(item)?).await?);
+    }
+    Ok(axum::Json(UploadPage {
+        items,
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+/// One of your uploads, with download URLs once it is ready.
+#[utoipa::path(get, path = "/uploads/{id}", tag = "uploads", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UploadView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_upload(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UploadView>, ApiError> {
+    let upload = load(&state, &user, &id).await?;
+    Ok(axum::Json(view(&state, upload).await?))
+}
+
+/// Delete one of your uploads: the file, its thumbnails and the record.
+#[utoipa::path(delete, path = "/uploads/{id}", tag = "uploads", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_upload(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let upload = load(&state, &user, &id).await?;
+    for key in std::iter::once(&upload.key).chain(upload.thumbnails.iter().map(|t| &t.key)) {
+        state.objects.delete(key).await?;
+    }
+    let write = Write::Delete {
+        key: model::key(user.sub(), &id),
+        condition: Condition::None,
+    };
+    state.table.transact(vec![write]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's upload `id`; 404 for a malformed id, a missing upload and
+/// another user's upload alike.
+async fn load(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiError> {
+    if ulid::Ulid::from_string(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let item = state
+        .table
+        .get(&model::key(user.sub(), id), Read::Eventual)
+        .await?;
+    let item = item.ok_or(ApiError::NotFound)?;
+    model::from_item(&item)
+}
+
+async fn view(state: &AppState, upload: Upload) -> Result<UploadView, ApiError> {
+    let ready = upload.status == Status::Ready;
+    let download = match ready {
+        true => Some(
+            state
+                .objects
+                .presign_get(&upload.key, DOWNLOAD_URL_TTL)
+                .await?,
+        ),
+        false => None,
+    };
+    let mut thumbnails = Vec::new();
+    for thumbnail in upload.thumbnails.iter().filter(|_| ready) {
+        thumbnails.push(ThumbnailView {
+            width: thumbnail.width,
+            height: thumbnail.height,
+            download: state
+                .objects
+                .presign_get(&thumbnail.key, DOWNLOAD_URL_TTL)
+                .await?,
+        });
+    }
+    Ok(UploadView {
+        id: upload.id,
+        filename: upload.filename,
+        content_type: upload.content_type,
+        size: upload.size,
+        status: upload.status,
+        reason: upload.reason,
+        created_at: upload.created_at,
+        download,
+        thumbnails,
+    })
+}

@@ -1,0 +1,146 @@
+//! Checking what arrived, and making thumbnails.
+//!
+//! Content is judged by its first bytes, not by its name or declared type.
+//! Images are decoded under limits (width, height, pixel count and total
+//! allocation are checked from the header, before pixels are allocated), so
+//! a small file that declares 50,000 × 50,000 pixels fails at once. EXIF
+//! orientation is applied; re-encoding drops all metadata (EXIF, GPS).
+//! Decoding: `image` (zune-jpeg for JPEG); resizing: fast_image_resize
+//! (SIMD, Lanczos3); encoding: JPEG at quality 80.
+
+use std::io::Cursor;
+
+use fast_image_resize::{ResizeAlg, ResizeOptions, Resizer};
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+
+/// The long sides thumbnails are made for.
+pub const THUMBNAIL_SIZES: [u32; 2] = [256, 1024];
+/// Decoding limits against decompression bombs.
+pub const MAX_SIDE: u32 = 12_000;
+pub const MAX_PIXELS: u64 = 50_000_000;
+pub const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// Whether `bytes` are what `content_type` says.
+pub fn content_matches(content_type: &str, bytes: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/gif" => bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a"),
+        "image/webp" => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "text/plain" => std::str::from_utf8(bytes).is_ok_and(|text| !text.contains('\0')),
+        // A type allowed by configuration that we have no signature for.
+        _ => true,
+    }
+}
+
+pub fn is_image(content_type: &str) -> bool {
+    content_type.starts_with("image/")
+}
+
+/// One encoded thumbnail.
+pub struct Encoded {
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: Vec<u8>,
+}
+
+/// Decodes `bytes` (within the limits), orients it, and encodes one JPEG per
+/// size in [`THUMBNAIL_SIZES`] (never larger than the image). CPU-bound: run
+/// it on a blocking thread.
+pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
+    let image = decode(bytes)?;
+    let mut resizer = Resizer::new();
+    THUMBNAIL_SIZES
+        .iter()
+        .map(|&size| {
+            let (width, height) = fit(image.width(), image.height(), size);
+            let mut resized = DynamicImage::new(width, height, image.color());
+            let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
+                fast_image_resize::FilterType::Lanczos3,
+            ));
+            resizer
+                .resize(&image, &mut resized, &options)
+                .map_err(|e| format!("resize: {e}"))?;
+            let mut jpeg = Vec::new();
+            JpegEncoder::new_with_quality(&mut jpeg, 80)
+                .encode_image(&DynamicImage::ImageRgb8(resized.to_rgb8()))
+                .map_err(|e| format!("encode: {e}"))?;
+            Ok(Encoded {
+                size,
+                width,
+                height,
+                jpeg,
+            })
+        })
+        .collect()
+}
+
+fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("unreadable image: {e}"))?;
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(_) => too_large(),
+        other => format!("unreadable image: {other}"),
+    })?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(too_large());
+    }
+    let orientation = decoder
+        .orientation()
+        .map_err(|e| format!("unreadable image: {e}"))?;
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| format!("undecodable image: {e}"))?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn too_large() -> String {
+    format!("the image is too large to process (at most {MAX_SIDE} px a side, {MAX_PIXELS} pixels)")
+}
+
+/// `width`×`height` scaled so the long side is at most `size`.
+fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if long <= size {
+        return (width.max(1), height.max(1));
+    }
+    let scale = |side: u32| {
+        ((u64::from(side) * u64::from(size) + u64::from(long) / 2) / u64::from(long)).max(1) as u32
+    };
+    (scale(width), scale(height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fit_the_long_side_and_never_grow() {
+        assert_eq!(fit(4000, 3000, 256), (256, 192));
+        assert_eq!(fit(3000, 4000, 1024), (768, 1024));
+        assert_eq!(fit(100, 50, 256), (100, 50));
+        assert_eq!(fit(10_000, 1, 256), (256, 1));
+    }
+
+    #[test]
+    fn signatures_are_checked() {
+        assert!(content_matches("image/png", b"\x89PNG\r\n\x1a\nrest"));
+        assert!(!content_matches(
+            "application/pdf",
+            b"\x89PNG\r\n\x1a\nrest"
+        ));
+        assert!(!content_matches("image/jpeg", b"\x7fELF\x02\x01\x01"));
+        assert!(!content_matches("text/plain", b"a\0b"));
+        assert!(content_matches("text/plain", "héllo".as_bytes()));
+    }
+}

@@ -1,0 +1,25 @@
+//! Uploads: each user's files in their own folder (`users/{sub}/`), sent and
+//! fetched through short-lived presigned URLs, checked on arrival, with
+//! thumbnails for images.
+//!
+//! The service never carries the bytes on the S3 path: `POST /uploads`
+//! signs a PUT URL for a key it builds itself; the object's arrival
+//! triggers [`complete::object_created`] (S3 event on Lambda, the local
+//! store's notification on a laptop), which checks the content and makes
+//! the thumbnails.
+
+pub mod complete;
+mod handlers;
+pub mod inspect;
+pub mod model;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+/// The `/uploads` routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::list_uploads, handlers::create_upload))
+        .routes(routes!(handlers::get_upload, handlers::delete_upload))
+}
