@@ -6,12 +6,13 @@
 //! a small file that declares 50,000 × 50,000 pixels fails at once. EXIF
 //! orientation is applied; re-encoding drops all metadata (EXIF, GPS).
 //! Decoding: `image` (zune-jpeg for JPEG); resizing: fast_image_resize
-//! (SIMD, Lanczos3); encoding: JPEG at quality 80.
+//! (SIMD: a box average down to twice the target, then Lanczos3, as libvips
+//! shrinks then reduces; each smaller size from the previous one); encoding:
+//! jpeg-encoder (SIMD), JPEG at quality 80.
 
 use std::io::Cursor;
 
-use fast_image_resize::{ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 /// The long sides thumbnails are made for.
@@ -48,34 +49,63 @@ pub struct Encoded {
 }
 
 /// Decodes `bytes` (within the limits), orients it, and encodes one JPEG per
-/// size in [`THUMBNAIL_SIZES`] (never larger than the image). CPU-bound: run
-/// it on a blocking thread.
+/// size in [`THUMBNAIL_SIZES`] (never larger than the image), each smaller
+/// one resized from the previous, larger one (cheaper than from the
+/// original, and indistinguishable at these ratios). CPU-bound: run it on a
+/// blocking thread.
 pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
-    let image = decode(bytes)?;
+    let image = decode(bytes)?.into_rgb8();
     let mut resizer = Resizer::new();
-    THUMBNAIL_SIZES
-        .iter()
-        .map(|&size| {
-            let (width, height) = fit(image.width(), image.height(), size);
-            let mut resized = DynamicImage::new(width, height, image.color());
-            let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
-                fast_image_resize::FilterType::Lanczos3,
-            ));
-            resizer
-                .resize(&image, &mut resized, &options)
-                .map_err(|e| format!("resize: {e}"))?;
-            let mut jpeg = Vec::new();
-            JpegEncoder::new_with_quality(&mut jpeg, 80)
-                .encode_image(&DynamicImage::ImageRgb8(resized.to_rgb8()))
-                .map_err(|e| format!("encode: {e}"))?;
-            Ok(Encoded {
-                size,
-                width,
-                height,
-                jpeg,
-            })
-        })
-        .collect()
+    let mut encoded = Vec::new();
+    let mut source = DynamicImage::ImageRgb8(image);
+    for &size in THUMBNAIL_SIZES.iter().rev() {
+        // Far above the target, average boxes down to twice the target first
+        // (cheap, alias-free), as libvips' shrink-then-reduce does.
+        if source.width().max(source.height()) > 3 * size {
+            source = resize(&mut resizer, &source, 2 * size, FilterType::Box)?;
+        }
+        let resized = resize(&mut resizer, &source, size, FilterType::Lanczos3)?;
+        let (width, height) = (resized.width(), resized.height());
+        encoded.push(Encoded {
+            size,
+            width,
+            height,
+            jpeg: encode_jpeg(&resized)?,
+        });
+        source = resized;
+    }
+    encoded.reverse();
+    Ok(encoded)
+}
+
+/// `image` resized so its long side is `size` (never enlarged).
+fn resize(
+    resizer: &mut Resizer,
+    image: &DynamicImage,
+    size: u32,
+    filter: FilterType,
+) -> Result<DynamicImage, String> {
+    let (width, height) = fit(image.width(), image.height(), size);
+    let mut resized = DynamicImage::new_rgb8(width, height);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
+    resizer
+        .resize(image, &mut resized, &options)
+        .map_err(|e| format!("resize: {e}"))?;
+    Ok(resized)
+}
+
+/// JPEG at quality 80 (jpeg-encoder: AVX2 where the CPU has it).
+fn encode_jpeg(image: &DynamicImage) -> Result<Vec<u8>, String> {
+    let rgb = image.as_rgb8().ok_or("not an RGB image")?;
+    let (width, height) = (
+        u16::try_from(rgb.width()).map_err(|_| "too wide to encode")?,
+        u16::try_from(rgb.height()).map_err(|_| "too tall to encode")?,
+    );
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 80)
+        .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| format!("encode: {e}"))?;
+    Ok(jpeg)
 }
 
 fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {

@@ -50,6 +50,25 @@ fn png_bomb() -> Vec<u8> {
     bytes
 }
 
+/// A `width`×`height` JPEG whose EXIF says "rotate 90° clockwise to view"
+/// (orientation 6), as phones write them.
+fn jpeg_rotated(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb([200, 100, 50]));
+    let mut plain = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut plain), image::ImageFormat::Jpeg)
+        .unwrap();
+    // TIFF header (little-endian), one IFD entry: Orientation (0x0112) = 6.
+    let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0".to_vec();
+    exif.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let mut bytes = plain[..2].to_vec(); // SOI
+    bytes.extend_from_slice(&[0xFF, 0xE1]);
+    bytes.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    bytes.extend_from_slice(&exif);
+    bytes.extend_from_slice(&plain[2..]);
+    bytes
+}
+
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
@@ -189,6 +208,31 @@ async fn an_image_is_stored_checked_and_thumbnailed() {
     }
     let listed: Value = app.get("/uploads", &alice).await.json().await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn thumbnails_follow_exif_orientation_and_carry_no_metadata() {
+    let app = spawn_app().await;
+    let alice = app.token("alice").await;
+    let done = upload(
+        &app,
+        &alice,
+        "phone.jpg",
+        "image/jpeg",
+        jpeg_rotated(200, 100),
+    )
+    .await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let small = &done["thumbnails"][0];
+    assert_eq!(
+        (small["width"].clone(), small["height"].clone()),
+        (json!(100), json!(200))
+    );
+    let bytes = download(&app, &small["download"]).await;
+    assert!(
+        !bytes.windows(4).any(|w| w == b"Exif"),
+        "metadata is dropped"
+    );
 }
 
 #[tokio::test]
