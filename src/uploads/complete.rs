@@ -6,7 +6,9 @@
 //! against the declared type, makes thumbnails of images, and marks the
 //! upload ready, or failed with a reason (deleting the object). Only a
 //! pending upload is completed, with a conditional write on its version, so
-//! a redelivered or racing event changes nothing.
+//! a redelivered or racing event changes nothing; bytes that land again on
+//! a completed upload (an S3 URL is reusable until it expires) are checked
+//! again, and deleted when they fail.
 
 use std::time::Duration;
 
@@ -36,30 +38,59 @@ pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
         return Ok(()); // deleted, or never created through the API
     };
     let upload = model::from_item(&item).map_err(|e| e.to_string())?;
-    if upload.status != Status::Pending || upload.key != key {
-        return Ok(()); // already completed: a redelivery
+    if upload.key != key {
+        return Ok(());
     }
     let Some(object) = state.objects.get(key).await.map_err(|e| e.to_string())? else {
         return Ok(());
     };
+    match upload.status {
+        Status::Pending => {}
+        // An S3 upload URL stays usable until it expires, so bytes can land
+        // again after completion: a failed upload keeps none, and a ready
+        // one must still hold what was checked (a redelivery passes this).
+        Status::Failed => return delete_object(state, key).await,
+        Status::Ready if still_valid(&upload, &object.body) => return Ok(()),
+        Status::Ready => {
+            delete_object(state, key).await?;
+            let reason = "the file was replaced by content that fails the checks".to_string();
+            let failed = finish(upload.clone(), Status::Failed, Some(reason), vec![]);
+            return save(state, sub, &failed, upload.version).await;
+        }
+    }
     let verdict = check(&upload, object.body).await;
     let finished = match &verdict {
         Ok(thumbnails) => finish(upload.clone(), Status::Ready, None, thumbnails.clone()),
         Err(reason) => finish(upload.clone(), Status::Failed, Some(reason.clone()), vec![]),
     };
     if verdict.is_err() {
-        state.objects.delete(key).await.map_err(|e| e.to_string())?;
+        delete_object(state, key).await?;
     } else {
         store_thumbnails(state, &upload, verdict.as_ref().ok()).await?;
     }
+    save(state, sub, &finished, upload.version).await
+}
+
+/// Writes the upload's new state if it is still at `expected` (else a
+/// concurrent delivery already did).
+async fn save(state: &AppState, sub: &str, upload: &Upload, expected: u64) -> Result<(), String> {
     let write = Write::Put {
-        item: model::to_item(sub, &finished),
-        condition: version_is(upload.version),
+        item: model::to_item(sub, upload),
+        condition: version_is(expected),
     };
     match state.table.transact(vec![write]).await {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+async fn delete_object(state: &AppState, key: &str) -> Result<(), String> {
+    state.objects.delete(key).await.map_err(|e| e.to_string())
+}
+
+/// The cheap checks again, for an object that was already accepted.
+fn still_valid(upload: &Upload, body: &[u8]) -> bool {
+    body.len() as u64 == upload.size && content_matches(&upload.content_type, body)
 }
 
 /// Size, type and (for images) thumbnails; `Err` is the reason to refuse.

@@ -372,3 +372,32 @@ async fn a_redelivered_event_changes_nothing_and_urls_are_single_use_locally() {
         assert_problem(put(&app, &ticket, bytes).await, 403).await;
     }
 }
+
+#[tokio::test]
+async fn bytes_replaced_after_completion_are_checked_again() {
+    let app = spawn_app().await;
+    let alice = app.token("alice").await;
+    let request = json!({"filename": "t.txt", "content_type": "text/plain", "size": 3});
+    let ticket: Value = ask(&app, &alice, request).await.json().await.unwrap();
+    put(&app, &ticket, b"hi!".to_vec()).await;
+    deliver_s3_event(&app, &ticket).await;
+    let id = ticket["id"].as_str().unwrap();
+    assert_eq!(settled(&app, &alice, id).await["status"], "ready");
+
+    let second = put(&app, &ticket, b"\0\0\0".to_vec()).await;
+    if app.aws.is_none() {
+        assert_eq!(second.status(), 403, "local URLs are single-use");
+        return;
+    }
+    // S3 accepts the reused URL (moto as S3 does); the event re-checks it.
+    assert!(second.status().is_success());
+    deliver_s3_event(&app, &ticket).await;
+    let after: Value = app
+        .get(&format!("/uploads/{id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "failed", "{after}");
+    assert!(after.get("download").is_none());
+}
