@@ -9,8 +9,9 @@
 //! refuses a bad signature.
 //!
 //! Layout: `objects/blobs/{key}` holds the bytes, `objects/types/{key}` the
-//! content type; uploads are written to `objects/tmp/` and renamed into place,
-//! so a reader never sees half an object.
+//! content type; uploads are streamed to `objects/tmp/` (stopping at once when
+//! they run past the signed length or start with the wrong bytes) and renamed
+//! into place, so a reader never sees half an object.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +65,35 @@ impl LocalObjects {
     /// True when an object is stored at `key`.
     pub async fn exists(&self, key: &str) -> bool {
         check_key(key).is_ok() && tokio::fs::try_exists(self.blob(key)).await.unwrap_or(false)
+    }
+
+    /// Streams an upload to disk as it arrives: never more than `length`
+    /// bytes, and its first bytes must fit `content_type`, else it stops
+    /// there (413, 415). The object appears under `key` only once complete.
+    pub async fn receive(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        body: Body,
+    ) -> Result<(), ApiError> {
+        check_key(key)?;
+        let tmp = self.root.join("tmp");
+        tokio::fs::create_dir_all(&tmp).await.map_err(io_error)?;
+        let staged = tmp.join(ulid::Ulid::new().to_string());
+        let received = stream_to_file(&staged, content_type, length, body).await;
+        if received.is_err() {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return received;
+        }
+        let (blob, type_file) = (self.blob(key), self.type_file(key));
+        for dir in [parent(&blob), parent(&type_file)] {
+            tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+        }
+        tokio::fs::write(&type_file, content_type)
+            .await
+            .map_err(io_error)?;
+        tokio::fs::rename(&staged, &blob).await.map_err(io_error)
     }
 
     fn blob(&self, key: &str) -> PathBuf {
@@ -227,6 +257,52 @@ impl ObjectStore for LocalObjects {
     }
 }
 
+/// How many first bytes are enough to tell a file's type.
+const HEAD_BYTES: usize = 16;
+
+async fn stream_to_file(
+    path: &Path,
+    content_type: &str,
+    length: u64,
+    mut body: Body,
+) -> Result<(), ApiError> {
+    use http_body_util::BodyExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
+    let (mut received, mut head) = (0u64, Vec::with_capacity(HEAD_BYTES));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::BadRequest("the upload was interrupted".into()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        received += data.len() as u64;
+        if received > length {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if head.len() < HEAD_BYTES {
+            let wanted = (HEAD_BYTES - head.len()).min(data.len());
+            head.extend_from_slice(&data[..wanted]);
+            let decided = head.len() == HEAD_BYTES || received == length;
+            if decided && !super::head_matches(content_type, &head) {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the content is not {content_type}"
+                )));
+            }
+        }
+        file.write_all(&data).await.map_err(io_error)?;
+    }
+    if received != length {
+        return Err(ApiError::BadRequest(
+            "the body does not match Content-Length".into(),
+        ));
+    }
+    file.sync_all().await.map_err(io_error)
+}
+
+fn io_error(error: std::io::Error) -> ApiError {
+    ApiError::Internal(format!("local object store: {error}"))
+}
+
 fn parent(path: &Path) -> &Path {
     path.parent().expect("an object path has a directory")
 }
@@ -344,16 +420,18 @@ async fn upload(
     let Some(length) = declared else {
         return Err(ApiError::BadRequest("Content-Length is required".into()));
     };
-    let limit = usize::try_from(length).unwrap_or(usize::MAX);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::BadRequest("the body does not match Content-Length".into()))?;
-    if bytes.len() as u64 != length {
-        return Err(ApiError::BadRequest(
-            "the body does not match Content-Length".into(),
-        ));
+    if let Err(refused) = objects.receive(&key, content_type, length, body).await {
+        if matches!(
+            refused,
+            ApiError::UnsupportedMediaType(_) | ApiError::PayloadTooLarge
+        ) {
+            let reason = refused.to_string();
+            if let Err(error) = crate::uploads::complete::refused(&state, &key, reason).await {
+                tracing::warn!(%error, "marking a refused upload failed");
+            }
+        }
+        return Err(refused);
     }
-    objects.put(&key, bytes, content_type).await?;
     // The local stand-in for S3's ObjectCreated notification.
     let state = state.clone();
     tokio::spawn(async move {

@@ -9,9 +9,11 @@
 
 mod local;
 mod s3;
+mod sniff;
 
 pub use local::{LocalObjects, files_router};
 pub use s3::S3Objects;
+pub use sniff::{content_matches, head_matches};
 
 use std::sync::Arc;
 use std::time::Duration;

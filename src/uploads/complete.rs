@@ -93,6 +93,24 @@ fn still_valid(upload: &Upload, body: &[u8]) -> bool {
     body.len() as u64 == upload.size && content_matches(&upload.content_type, body)
 }
 
+/// Marks the pending upload at `key` failed for `reason` (the local store
+/// refused its bytes while they arrived).
+pub async fn refused(state: &AppState, key: &str, reason: String) -> Result<(), String> {
+    let Some((sub, id)) = model::parse_object_key(key) else {
+        return Ok(());
+    };
+    let item = state.table.get(&model::key(sub, id), Read::Strong).await;
+    let Some(item) = item.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let upload = model::from_item(&item).map_err(|e| e.to_string())?;
+    if upload.status != Status::Pending {
+        return Ok(());
+    }
+    let failed = finish(upload.clone(), Status::Failed, Some(reason), vec![]);
+    save(state, sub, &failed, upload.version).await
+}
+
 /// Size, type and (for images) thumbnails; `Err` is the reason to refuse.
 async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, String> {
     if body.len() as u64 != upload.size {

@@ -12,6 +12,8 @@
 
 use std::io::Cursor;
 
+pub use crate::objects::content_matches;
+
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
@@ -21,20 +23,6 @@ pub const THUMBNAIL_SIZES: [u32; 2] = [256, 1024];
 pub const MAX_SIDE: u32 = 12_000;
 pub const MAX_PIXELS: u64 = 50_000_000;
 pub const MAX_ALLOC: u64 = 512 * 1024 * 1024;
-
-/// Whether `bytes` are what `content_type` says.
-pub fn content_matches(content_type: &str, bytes: &[u8]) -> bool {
-    match content_type {
-        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
-        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "image/gif" => bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a"),
-        "image/webp" => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
-        "application/pdf" => bytes.starts_with(b"%PDF-"),
-        "text/plain" => std::str::from_utf8(bytes).is_ok_and(|text| !text.contains('\0')),
-        // A type allowed by configuration that we have no signature for.
-        _ => true,
-    }
-}
 
 pub fn is_image(content_type: &str) -> bool {
     content_type.starts_with("image/")
