@@ -34,6 +34,18 @@ use super::{
     attr, is_expired, now_epoch,
 };
 
+/// Attaches a write's condition expression with exactly the names and
+/// values it uses.
+macro_rules! guarded {
+    ($builder:expr, $guard:expr) => {{
+        let guard = $guard;
+        $builder
+            .set_condition_expression(guard.text)
+            .set_expression_attribute_names(guard.names)
+            .set_expression_attribute_values(guard.values)
+    }};
+}
+
 /// DynamoDB's item as the SDK carries it.
 type AttrMap = HashMap<String, AttributeValue>;
 
@@ -58,31 +70,31 @@ impl DynamoTable {
 
     async fn put_one(&self, item: Item, condition: &Condition) -> Result<(), StoreError> {
         let guard = Expression::condition(condition, now_epoch());
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_attr_map(item)))
-            .set_condition_expression(guard.text)
-            .set_expression_attribute_names(guard.names)
-            .set_expression_attribute_values(guard.values)
-            .send()
-            .await
-            .map_err(store_error)?;
+        guarded!(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_attr_map(item))),
+            guard
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 
     async fn delete_one(&self, key: &Key, condition: &Condition) -> Result<(), StoreError> {
         let guard = Expression::condition(condition, now_epoch());
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .set_condition_expression(guard.text)
-            .set_expression_attribute_names(guard.names)
-            .set_expression_attribute_values(guard.values)
-            .send()
-            .await
-            .map_err(store_error)?;
+        guarded!(
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(key))),
+            guard
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -124,25 +136,25 @@ impl DynamoTable {
         let built = match write {
             Write::Put { item, condition } => {
                 let guard = Expression::condition(&condition, now);
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(to_attr_map(item)))
-                    .set_condition_expression(guard.text)
-                    .set_expression_attribute_names(guard.names)
-                    .set_expression_attribute_values(guard.values)
-                    .build()
-                    .map(|put| TransactWriteItem::builder().put(put).build())
+                guarded!(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(to_attr_map(item))),
+                    guard
+                )
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
             }
             Write::Delete { key, condition } => {
                 let guard = Expression::condition(&condition, now);
-                Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_map(&key)))
-                    .set_condition_expression(guard.text)
-                    .set_expression_attribute_names(guard.names)
-                    .set_expression_attribute_values(guard.values)
-                    .build()
-                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
+                guarded!(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(&key))),
+                    guard
+                )
+                .build()
+                .map(|delete| TransactWriteItem::builder().delete(delete).build())
             }
         };
         built.map_err(|e| StoreError::Internal(e.to_string()))
