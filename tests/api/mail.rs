@@ -7,20 +7,26 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
+/// moto's whole state. Dumping it iterates every backend while other tests
+/// write to them, which now and then fails inside moto (a 500 page, not
+/// JSON); asking again succeeds.
+async fn moto_state(app: &TestApp, moto: &str) -> Value {
+    let url = format!("{moto}/moto-api/data.json");
+    for _ in 0..10 {
+        let response = app.client.get(&url).send().await.unwrap();
+        if let Ok(state) = response.json::<Value>().await {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("moto's state dump kept failing");
+}
+
 /// Every message sent so far, as raw MIME.
 pub async fn sent(app: &TestApp) -> Vec<Vec<u8>> {
     match &app.aws {
         Some(aws) => {
-            let url = format!("{}/moto-api/data.json", aws.url);
-            let data: Value = app
-                .client
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let data = moto_state(app, &aws.url).await;
             data["ses"]["RawMessage"]
                 .as_array()
                 .into_iter()
