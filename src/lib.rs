@@ -26,6 +26,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod listing;
 pub mod mail;
 pub mod metrics;
 pub mod objects;

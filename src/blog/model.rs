@@ -98,15 +98,6 @@ pub struct UpdatePost {
     pub cover_upload_id: Option<Option<String>>,
 }
 
-/// One page of published posts, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PostPage {
-    pub items: Vec<Post>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AUTHORS;
-use super::model::{self, CreatePost, Post, PostPage, ReplacePost, Status, UpdatePost};
+use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
 use crate::auth::User;
 use crate::conditional::{content_etag, lost_race, none_match_hits, precondition, version_is};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::listing::{Listing, page_limit};
 use crate::state::AppState;
 use crate::store::{Condition, Cursor, Index, Query, Read, StoreError, Write};
 
@@ -47,7 +48,7 @@ pub struct ListParams {
 /// Published posts, newest first. Public; cacheable by a CDN.
 #[utoipa::path(get, path = "/blog/posts", tag = "blog", params(ListParams),
     responses(
-        (status = 200, body = PostPage, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, body = Listing<Post>, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -57,26 +58,15 @@ pub async fn list_posts(
     ApiQuery(params): ApiQuery<ListParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let limit = params.limit.unwrap_or(10);
-    if !(1..=50).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 50"));
-    }
     let query = Query {
         index: Index::Gsi1,
         ascending: false,
-        limit: limit as usize,
+        limit: page_limit(params.limit, 10, 50)?,
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         ..Query::partition(model::PUBLISHED)
     };
     let page = state.table.query(&query, Read::Eventual).await?;
-    let body = PostPage {
-        items: page
-            .items
-            .iter()
-            .map(model::from_item)
-            .collect::<Result<_, _>>()?,
-        next_cursor: page.next.map(|c| c.encode()),
-    };
+    let body = Listing::of(page, model::from_item)?;
     let bytes = json_bytes(&body);
     Ok(public(&headers, content_etag(&bytes), bytes))
 }

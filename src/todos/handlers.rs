@@ -6,12 +6,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::model::{self, CreateTodo, Todo, TodoPage, UpdateTodo};
+use super::model::{self, CreateTodo, Todo, UpdateTodo};
 use crate::auth::User;
 use crate::conditional::{etag, etag_header, lost_race, none_match_hits, precondition, version_is};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
+use crate::listing::{Listing, page_limit};
 use crate::state::AppState;
 use crate::store::{Condition, Cursor, Query, Read, StoreError, Write};
 
@@ -31,7 +32,7 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/todos", tag = "todos", params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = TodoPage),
+        (status = 200, body = Listing<Todo>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -40,27 +41,16 @@ pub async fn list_todos(
     State(state): State<AppState>,
     user: User,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<axum::Json<TodoPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
-    }
+) -> Result<axum::Json<Listing<Todo>>, ApiError> {
     let mut query = Query::partition(model::partition(user.sub()));
     query.sort_prefix = model::SORT_PREFIX.into();
-    query.limit = limit as usize;
+    query.limit = page_limit(params.limit, 50, 100)?;
     query.filter = params
         .completed
         .map(|c| ("completed".into(), c.to_string()));
     query.cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     let page = state.table.query(&query, Read::Eventual).await?;
-    Ok(axum::Json(TodoPage {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| model::from_item(&item))
-            .collect::<Result<_, _>>()?,
-        next_cursor: page.next.map(|c| c.encode()),
-    }))
+    Ok(axum::Json(Listing::of(page, model::from_item)?))
 }
 
 /// Create a todo. Send `Idempotency-Key` to make retries safe.

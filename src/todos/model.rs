@@ -66,15 +66,6 @@ pub struct UpdateTodo {
     pub due: Option<Option<OffsetDateTime>>,
 }
 
-/// One page of todos.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TodoPage {
-    pub items: Vec<Todo>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 impl CreateTodo {
     /// A new todo from valid input, or every field error at once.
     pub fn into_todo(self) -> Result<Todo, ApiError> {

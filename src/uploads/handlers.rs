@@ -8,12 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::model::{
-    self, CreateUpload, Status, ThumbnailView, Upload, UploadPage, UploadTicket, UploadView,
-};
+use super::model::{self, CreateUpload, Status, ThumbnailView, Upload, UploadTicket, UploadView};
 use crate::auth::User;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::listing::{Listing, page_limit};
 use crate::state::AppState;
 use crate::store::{Condition, Cursor, Query, Read, Write};
 
@@ -71,7 +70,7 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/uploads", tag = "uploads", params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = UploadPage),
+        (status = 200, body = Listing<UploadView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -79,14 +78,10 @@ pub async fn list_uploads(
     State(state): State<AppState>,
     user: User,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<axum::Json<UploadPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
-    }
+) -> Result<axum::Json<Listing<UploadView>>, ApiError> {
     let query = Query {
         sort_prefix: model::SORT_PREFIX.into(),
-        limit: limit as usize,
+        limit: page_limit(params.limit, 50, 100)?,
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         ..Query::partition(crate::todos::model::partition(user.sub()))
     };
@@ -95,7 +90,7 @@ pub async fn list_uploads(
     for item in &page.items {
         items.push(view(&state, model::from_item(item)?).await?);
     }
-    Ok(axum::Json(UploadPage {
+    Ok(axum::Json(Listing {
         items,
         next_cursor: page.next.map(|c| c.encode()),
     }))

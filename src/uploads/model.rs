@@ -109,14 +109,6 @@ pub struct ThumbnailView {
     pub download: Presigned,
 }
 
-/// One page of uploads, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UploadPage {
-    pub items: Vec<UploadView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 /// What the service accepts, from the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRules {
