@@ -15,9 +15,12 @@ use crate::store::CacheConfig;
 /// The whole configuration of one process.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// How requests arrive: a TCP listener, or Lambda's runtime API.
+    pub runtime: Runtime,
     /// Where the HTTP server listens (`APP_ADDR`, or 127.0.0.1 and `PORT`).
     pub addr: SocketAddr,
-    /// Where embedded backends keep their files (`APP_DATA_DIR`, `./data`).
+    /// Where embedded backends keep their files (`APP_DATA_DIR`; `./data`, or
+    /// `/tmp/atrium` on Lambda, whose only writable place is `/tmp`).
     pub data_dir: PathBuf,
     /// The read cache in front of the table.
     pub cache: CacheConfig,
@@ -50,6 +53,21 @@ pub struct Config {
     /// How many proxies in front of the service append to `X-Forwarded-For`
     /// (`APP_TRUSTED_PROXY_HOPS`; 0 = use the TCP peer address).
     pub trusted_proxy_hops: usize,
+}
+
+/// Where requests come from. On Lambda (`AWS_LAMBDA_RUNTIME_API` is set by
+/// the service) `APP_LAMBDA_HANDLER` says which kind of function this is; the
+/// same binary and image serve all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// A TCP server on `addr` (laptop, container).
+    Server,
+    /// Lambda HTTP events: Function URL, API Gateway REST and HTTP APIs, ALB
+    /// (`APP_LAMBDA_HANDLER=http`, the default).
+    LambdaHttp,
+    /// Lambda with DynamoDB Stream batches and S3 notifications
+    /// (`APP_LAMBDA_HANDLER=events`).
+    LambdaEvents,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,16 +183,24 @@ impl Config {
             ttl: duration(&var, "APP_CACHE_TTL", Duration::from_secs(300))?,
             max_bytes: parse(&var, "APP_CACHE_MAX_BYTES", 64 * 1024 * 1024u64)?,
         };
+        let runtime = runtime(&var)?;
+        let default_data_dir = match runtime {
+            Runtime::Server => "data",
+            Runtime::LambdaHttp | Runtime::LambdaEvents => "/tmp/atrium",
+        };
         Ok(Self {
+            runtime,
             addr,
-            data_dir: var("APP_DATA_DIR").unwrap_or_else(|| "data".into()).into(),
+            data_dir: var("APP_DATA_DIR")
+                .unwrap_or_else(|| default_data_dir.into())
+                .into(),
             cache,
             cors_origins: list(var("APP_CORS_ORIGINS")),
             request_timeout: duration(&var, "APP_REQUEST_TIMEOUT", Duration::from_secs(30))?,
             shutdown_grace: duration(&var, "APP_SHUTDOWN_GRACE", Duration::from_secs(20))?,
             auth: auth_config(&var)?,
             log_json: match var("APP_LOG_FORMAT").as_deref() {
-                None => std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
+                None => runtime != Runtime::Server,
                 Some("json") => true,
                 Some("text") => false,
                 Some(other) => {
@@ -228,6 +254,21 @@ impl Config {
                 },
             },
         })
+    }
+}
+
+fn runtime(var: &impl Fn(&'static str) -> Option<String>) -> Result<Runtime, ConfigError> {
+    let handler = var("APP_LAMBDA_HANDLER");
+    if var("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Ok(Runtime::Server);
+    }
+    match handler.as_deref() {
+        None | Some("http") => Ok(Runtime::LambdaHttp),
+        Some("events") => Ok(Runtime::LambdaEvents),
+        Some(other) => Err(bad(
+            "APP_LAMBDA_HANDLER",
+            format!("`{other}` is not http or events"),
+        )),
     }
 }
 
@@ -367,6 +408,20 @@ mod tests {
         assert!(!c.mail.ses && !c.uses_aws());
         assert_eq!(c.auth.issuer, LOCAL_ISSUER);
         assert!(c.auth.jwks_url.is_none());
+    }
+
+    #[test]
+    fn lambda_is_chosen_by_the_runtime_api_variable() {
+        assert_eq!(config(&[]).unwrap().runtime, Runtime::Server);
+        let api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let http = config(&[api]).unwrap();
+        assert_eq!(http.runtime, Runtime::LambdaHttp);
+        assert_eq!(http.data_dir, PathBuf::from("/tmp/atrium"));
+        assert!(http.log_json);
+        let events = config(&[api, ("APP_LAMBDA_HANDLER", "events")]).unwrap();
+        assert_eq!(events.runtime, Runtime::LambdaEvents);
+        let wrong = config(&[api, ("APP_LAMBDA_HANDLER", "sqs")]).unwrap_err();
+        assert_eq!(wrong.name, "APP_LAMBDA_HANDLER");
     }
 
     #[test]

@@ -10,11 +10,14 @@
 //! call [`object_created`]. Deliveries are at least once and may race, so every reaction
 //! is idempotent. `Err` from [`react`] means "deliver this record again
 //! later"; a reaction that can never succeed logs and returns `Ok`.
+//!
+//! [`dispatch`] is the Lambda event mode's contract: it takes whatever
+//! Lambda invoked the function with and answers what Lambda expects back.
 
 use std::time::Duration;
 
 use aws_lambda_events::event::{dynamodb, s3};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::blog::subscribers;
 use crate::state::AppState;
@@ -44,25 +47,90 @@ pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
     crate::uploads::complete::object_created(state, key).await
 }
 
-/// The object keys of an S3 ObjectCreated event as Lambda delivers it. S3
-/// URL-encodes keys in events, with `+` for a space.
+/// Handles one Lambda event-mode invocation.
+///
+/// - A DynamoDB Streams batch is handled in order and stops at the first
+///   record that fails, answering `{"batchItemFailures": [that record]}`:
+///   Lambda checkpoints the records before it and delivers the rest again,
+///   so a good record is neither lost nor handled twice, and a poison
+///   record goes, after the function's retry limit, to its on-failure
+///   destination instead of blocking the shard.
+/// - S3 notifications: every ObjectCreated record completes its upload;
+///   `Err` makes Lambda's asynchronous invocation retry the whole event,
+///   which is harmless because completion is idempotent.
+/// - Anything else is refused with `Err`, so a wiring mistake shows up as
+///   function errors rather than silently dropped events.
+pub async fn dispatch(state: &AppState, event: &Value) -> Result<Value, String> {
+    let records = event
+        .get("Records")
+        .and_then(Value::as_array)
+        .ok_or("not a DynamoDB Streams or S3 event: no `Records`")?;
+    let source = records
+        .first()
+        .and_then(|record| record.get("eventSource"))
+        .and_then(Value::as_str);
+    match source {
+        None if records.is_empty() => Ok(json!({ "batchItemFailures": [] })),
+        Some("aws:dynamodb") => stream_batch(state, records).await,
+        Some("aws:s3") => {
+            for record in records {
+                s3_record(state, record).await?;
+            }
+            Ok(json!({}))
+        }
+        other => Err(format!("unexpected event source {other:?}")),
+    }
+}
+
+async fn stream_batch(state: &AppState, records: &[Value]) -> Result<Value, String> {
+    for record in records {
+        let Err(error) = stream_record(state, record).await else {
+            continue;
+        };
+        let id = record
+            .pointer("/dynamodb/SequenceNumber")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("a failed record has no sequence number: {error}"))?;
+        tracing::warn!(%error, sequence_number = id, "stream record failed; Lambda will retry from it");
+        return Ok(json!({ "batchItemFailures": [{ "itemIdentifier": id }] }));
+    }
+    Ok(json!({ "batchItemFailures": [] }))
+}
+
+async fn stream_record(state: &AppState, record: &Value) -> Result<(), String> {
+    let record: dynamodb::EventRecord = serde_json::from_value(record.clone())
+        .map_err(|e| format!("not a DynamoDB stream record: {e}"))?;
+    react(state, &record_from_dynamodb(record)?).await
+}
+
+async fn s3_record(state: &AppState, record: &Value) -> Result<(), String> {
+    let record: s3::S3EventRecord = serde_json::from_value(record.clone())
+        .map_err(|e| format!("not an S3 event record: {e}"))?;
+    match created_key(record) {
+        Some(key) => object_created(state, &key).await,
+        None => Ok(()),
+    }
+}
+
+/// The object keys of an S3 ObjectCreated event as Lambda delivers it.
 pub fn created_keys_from_s3(event: s3::S3Event) -> Vec<String> {
-    event
-        .records
-        .into_iter()
-        .filter(|r| {
-            r.event_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("ObjectCreated:"))
-        })
-        .filter_map(|r| r.s3.object.key)
-        .map(|key| {
-            let spaced = key.replace('+', " ");
-            percent_encoding::percent_decode_str(&spaced)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect()
+    event.records.into_iter().filter_map(created_key).collect()
+}
+
+/// The key of an ObjectCreated record, decoded: S3 URL-encodes keys in
+/// events, with `+` for a space.
+fn created_key(record: s3::S3EventRecord) -> Option<String> {
+    let created = record
+        .event_name
+        .as_deref()
+        .is_some_and(|name| name.starts_with("ObjectCreated:"));
+    let key = record.s3.object.key.filter(|_| created)?;
+    let spaced = key.replace('+', " ");
+    Some(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 /// The records of a DynamoDB Streams event as Lambda delivers it.

@@ -1,10 +1,12 @@
 //! The `atrium` binary: read config, start logging, then do what the command
-//! line asks (serve by default). Everything else lives in the library.
+//! line asks. By default it serves: over TCP, or, when Lambda started it
+//! (`AWS_LAMBDA_RUNTIME_API`), through Lambda's runtime API. One binary, one
+//! image, every place it runs. Everything else lives in the library.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use atrium::config::{Config, StoreConfig, parse_duration};
+use atrium::config::{Config, Runtime, StoreConfig, parse_duration};
 use atrium::runtime::{Server, shutdown_signal};
 use atrium::state::AppState;
 use clap::{Parser, Subcommand};
@@ -27,8 +29,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve HTTP (the default).
+    /// Serve (the default): HTTP over TCP, or Lambda events when run by Lambda.
     Serve,
+    /// Exit 0 if the server on this machine answers `/healthz` within 2 s
+    /// (the container's HEALTHCHECK; the image has no curl).
+    Healthcheck,
     /// Print a bearer token from the local issuer (for a server without Cognito).
     Token {
         /// The user name; the same name always gets the same `sub`.
@@ -57,7 +62,11 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+        Command::Serve => match config.runtime {
+            Runtime::Server => serve(config).await,
+            Runtime::LambdaHttp | Runtime::LambdaEvents => serve_lambda(config).await,
+        },
+        Command::Healthcheck => healthcheck(&config).await,
         Command::Token { user, groups, ttl } => token(&config, &user, &groups, ttl),
         Command::Migrate => migrate(&config).await,
     };
@@ -85,6 +94,35 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(%addr, data_dir, backends = %state.describe(), "listening");
     server.run(shutdown_signal()).await?;
     Ok(())
+}
+
+async fn serve_lambda(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    atrium::telemetry::init(config.log_json);
+    let runtime = config.runtime;
+    let state = AppState::build(config).await?;
+    tracing::info!(?runtime, backends = %state.describe(), "ready for Lambda events");
+    let result = match runtime {
+        Runtime::LambdaEvents => atrium::runtime::lambda::serve_events(state).await,
+        _ => atrium::runtime::lambda::serve_http(state).await,
+    };
+    result.map_err(|error| error.to_string().into())
+}
+
+async fn healthcheck(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let mut addr = config.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await?;
+    match response.status().is_success() {
+        true => Ok(()),
+        false => Err(format!("/healthz answered {}", response.status()).into()),
+    }
 }
 
 async fn migrate(config: &Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -14,7 +14,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::listing::{Listing, page_limit};
 use crate::state::AppState;
-use crate::store::{Condition, Cursor, Query, Read, Write};
+use crate::store::{Condition, Cursor, Key, Query, Read, Write};
 
 /// How long an upload URL is valid.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(10 * 60);
@@ -140,15 +140,27 @@ pub async fn delete_upload(
 
 /// The caller's upload `id`; 404 for a malformed id, a missing upload and
 /// another user's upload alike.
+/// One upload. A pending one is read again past the cache: completion is
+/// written by whichever process handled the storage event (on AWS, the
+/// events function), which this process's cache does not hear about.
 async fn load(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiError> {
     if ulid::Ulid::from_string(id).is_err() {
         return Err(ApiError::NotFound);
     }
+    let key = model::key(user.sub(), id);
+    let mut upload = read(state, &key, Read::Eventual).await?;
+    if upload.status == Status::Pending {
+        upload = read(state, &key, Read::Strong).await?;
+    }
+    Ok(upload)
+}
+
+async fn read(state: &AppState, key: &Key, read: Read) -> Result<Upload, ApiError> {
     let item = state
         .table
-        .get(&model::key(user.sub(), id), Read::Eventual)
-        .await?;
-    let item = item.ok_or(ApiError::NotFound)?;
+        .get(key, read)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     model::from_item(&item)
 }
 

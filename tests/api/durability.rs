@@ -160,3 +160,68 @@ fn stop(server: Process) -> Vec<String> {
     }
     lines
 }
+
+/// ECS stops a task with SIGTERM: the server stops accepting at once, lets
+/// the request in flight (here an upload arriving slowly) finish, and exits 0.
+#[tokio::test]
+async fn sigterm_drains_a_slow_request_and_refuses_new_connections() {
+    use std::io::{Read, Write};
+    let dir = fresh_data_dir();
+    let server = start(dir.path());
+    let token = Command::new(env!("CARGO_BIN_EXE_atrium"))
+        .args(["token", "--user", "erin"])
+        .env("APP_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let body = "a line of notes\n".repeat(4096);
+    let ticket: Value = reqwest::Client::new()
+        .post(format!("{}/uploads", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "filename": "notes.txt", "content_type": "text/plain", "size": body.len() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = reqwest::Url::parse(ticket["url"].as_str().unwrap()).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut head = format!(
+        "PUT {}?{} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n",
+        url.path(),
+        url.query().unwrap()
+    );
+    for pair in ticket["headers"].as_array().unwrap() {
+        let (name, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        if name != "host" {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    let mut upload = std::net::TcpStream::connect(&addr).unwrap();
+    upload.write_all(head.as_bytes()).unwrap();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    upload.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the handler is reading
+
+    let mut server = server;
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let refused = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(&addr).is_err()
+    });
+    assert!(refused, "new connections are refused once SIGTERM arrives");
+
+    upload.write_all(rest).unwrap();
+    let mut response = String::new();
+    upload.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201") || response.starts_with("HTTP/1.1 200"),
+        "the in-flight upload completes: {response}"
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exits 0 after draining: {status}");
+}

@@ -13,6 +13,7 @@ mod emulator;
 mod errors;
 mod files;
 mod helpers;
+mod lambda;
 mod mail;
 mod store;
 mod subscribers;

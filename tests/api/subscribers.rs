@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 use crate::mail::sent;
 
-async fn subscribe(app: &TestApp, email: &str) -> Response {
+pub async fn subscribe(app: &TestApp, email: &str) -> Response {
     app.request(Method::POST, "/blog/subscribers", None)
         .json(&json!({ "email": email }))
         .send()
@@ -32,7 +32,7 @@ async fn deliver_stream(app: &TestApp) {
 }
 
 /// The messages sent to `to`, once delivery has settled.
-async fn mail_to(app: &TestApp, to: &str) -> Vec<Vec<u8>> {
+pub async fn mail_to(app: &TestApp, to: &str) -> Vec<Vec<u8>> {
     let mine = |all: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
         all.into_iter()
             .filter(|raw| String::from_utf8_lossy(raw).contains(&format!("To: <{to}>")))

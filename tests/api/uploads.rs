@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
 
 /// A PNG of `width`×`height` with a gradient (so it compresses like a photo
 /// would not, but decodes quickly).
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });
@@ -84,7 +84,7 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-async fn ask(app: &TestApp, token: &str, body: Value) -> Response {
+pub async fn ask(app: &TestApp, token: &str, body: Value) -> Response {
     app.request(Method::POST, "/uploads", Some(token))
         .json(&body)
         .send()
@@ -93,7 +93,7 @@ async fn ask(app: &TestApp, token: &str, body: Value) -> Response {
 }
 
 /// Sends `bytes` where a ticket says, with the headers it says.
-async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> Response {
+pub async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> Response {
     let mut request = app.client.put(ticket["url"].as_str().unwrap());
     for pair in ticket["headers"].as_array().unwrap() {
         let (name, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
@@ -131,7 +131,7 @@ async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
 }
 
 /// The upload once completion has run.
-async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+pub async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
     for _ in 0..100 {
         let upload: Value = app
             .get(&format!("/uploads/{id}"), token)
