@@ -17,7 +17,8 @@ use crate::store::CacheConfig;
 pub struct Config {
     /// How requests arrive: a TCP listener, or Lambda's runtime API.
     pub runtime: Runtime,
-    /// Where the HTTP server listens (`APP_ADDR`, or 127.0.0.1 and `PORT`).
+    /// Where the HTTP server listens (`APP_ADDR`, or `APP_HOST` (127.0.0.1)
+    /// and `PORT` (3000); the container image sets 0.0.0.0 and 8080).
     pub addr: SocketAddr,
     /// Where embedded backends keep their files (`APP_DATA_DIR`; `./data`, or
     /// `/tmp/atrium` on Lambda, whose only writable place is `/tmp`).
@@ -175,9 +176,10 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
         let port = parse(&var, "PORT", 3000u16)?;
+        let host = parse(&var, "APP_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?;
         let addr = match var("APP_ADDR") {
             Some(text) => text.parse().map_err(|e| bad("APP_ADDR", e))?,
-            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            None => SocketAddr::new(host, port),
         };
         let cache = CacheConfig {
             ttl: duration(&var, "APP_CACHE_TTL", Duration::from_secs(300))?,
@@ -408,6 +410,19 @@ mod tests {
         assert!(!c.mail.ses && !c.uses_aws());
         assert_eq!(c.auth.issuer, LOCAL_ISSUER);
         assert!(c.auth.jwks_url.is_none());
+    }
+
+    #[test]
+    fn host_and_port_make_the_address_unless_app_addr_is_set() {
+        assert_eq!(config(&[]).unwrap().addr.to_string(), "127.0.0.1:3000");
+        let container = config(&[("APP_HOST", "0.0.0.0"), ("PORT", "8080")]).unwrap();
+        assert_eq!(container.addr.to_string(), "0.0.0.0:8080");
+        let both = config(&[("APP_HOST", "0.0.0.0"), ("APP_ADDR", "127.0.0.1:9")]).unwrap();
+        assert_eq!(both.addr.to_string(), "127.0.0.1:9");
+        assert_eq!(
+            config(&[("APP_HOST", "localhost")]).unwrap_err().name,
+            "APP_HOST"
+        );
     }
 
     #[test]
