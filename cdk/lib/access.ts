@@ -1,0 +1,54 @@
+/**
+ * What the service's own code may do, spelled out action by action: the
+ * table and its index, the `users/` and `thumbs/` prefixes of the uploads
+ * bucket, and sending from its SES identity. Written by hand rather than
+ * with `grant*()` helpers, which add wildcard actions (`s3:GetObject*`).
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+
+/** Key prefixes the service writes: users' files and their thumbnails. */
+export const SERVICE_PREFIXES = ['users/', 'thumbs/'];
+
+export interface ServiceResources {
+  readonly table: dynamodb.ITable;
+  readonly indexNames: string[];
+  readonly uploads: s3.IBucket;
+  readonly mailIdentityArn: string;
+  readonly mailConfigurationSetArn: string;
+}
+
+export function serviceStatements(r: ServiceResources): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'Table',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:Query',
+        'dynamodb:DescribeTable',
+      ],
+      resources: [r.table.tableArn, ...r.indexNames.map((name) => `${r.table.tableArn}/index/${name}`)],
+    }),
+    new iam.PolicyStatement({
+      sid: 'Files',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resources: SERVICE_PREFIXES.map((prefix) => r.uploads.arnForObjects(`${prefix}*`)),
+    }),
+    new iam.PolicyStatement({
+      sid: 'ListFiles',
+      actions: ['s3:ListBucket'],
+      resources: [r.uploads.bucketArn],
+      conditions: { StringLike: { 's3:prefix': SERVICE_PREFIXES.map((prefix) => `${prefix}*`) } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Mail',
+      actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+      resources: [r.mailIdentityArn, r.mailConfigurationSetArn],
+    }),
+  ];
+}

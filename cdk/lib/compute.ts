@@ -1,0 +1,253 @@
+/**
+ * Where the binary runs. The API runs as a Lambda function with a Function
+ * URL, or as an ECS/Fargate service behind an ALB (context `compute`); the
+ * events function (DynamoDB Stream INSERTs of subscribers, S3 ObjectCreated
+ * under `users/`) is Lambda in both shapes. All are the same binary.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { SERVICE_PREFIXES } from './access';
+import { acknowledge, acknowledgeWildcardBelow } from './nag';
+import { repoRoot } from './repo';
+
+/** How long in-flight requests get after SIGTERM (`APP_SHUTDOWN_GRACE`). */
+export const SHUTDOWN_GRACE = Duration.seconds(20);
+
+/** `cargo lambda build --release --arm64` puts the binary here. */
+export function defaultBootstrapDir(): string {
+  return path.join(repoRoot(), 'target', 'lambda', 'atrium');
+}
+
+function lambdaCode(bootstrapDir: string): lambda.Code {
+  if (!fs.existsSync(path.join(bootstrapDir, 'bootstrap'))) {
+    throw new Error(
+      `no ${bootstrapDir}/bootstrap: run \`cargo lambda build --release --arm64\` first ` +
+        '(or pass -c bootstrapDir=...)',
+    );
+  }
+  return lambda.Code.fromAsset(bootstrapDir);
+}
+
+/** A role for the binary, holding exactly `statements`. */
+function serviceRole(
+  scope: Construct,
+  id: string,
+  principal: string,
+  statements: iam.PolicyStatement[],
+  uploads: s3.IBucket,
+) {
+  const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal(principal) });
+  statements.forEach((statement) => role.addToPolicy(statement));
+  for (const prefix of SERVICE_PREFIXES) {
+    acknowledgeWildcardBelow(
+      role,
+      uploads,
+      `/${prefix}*`,
+      `Every object below ${prefix} is a user file or thumbnail the service manages; the actions are named.`,
+    );
+  }
+  return role;
+}
+
+function logGroup(scope: Construct, id: string) {
+  return new logs.LogGroup(scope, id, { retention: logs.RetentionDays.ONE_MONTH });
+}
+
+export interface FunctionProps {
+  readonly bootstrapDir: string;
+  readonly uploads: s3.IBucket;
+  readonly environment: Record<string, string>;
+  readonly statements: iam.PolicyStatement[];
+}
+
+/** A function running the binary (provided.al2023, arm64). */
+function binaryFunction(scope: Construct, id: string, props: FunctionProps & {
+  handler: 'http' | 'events';
+  memorySize: number;
+  timeout: Duration;
+}) {
+  const group = logGroup(scope, `${id}Logs`);
+  const role = serviceRole(
+    scope,
+    `${id}Role`,
+    'lambda.amazonaws.com',
+    [
+      ...props.statements,
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${group.logGroupArn}:*`],
+      }),
+    ],
+    props.uploads,
+  );
+  acknowledgeWildcardBelow(role, group, ':*', 'Log streams of the function\'s own log group.');
+  return new lambda.Function(scope, id, {
+    runtime: lambda.Runtime.PROVIDED_AL2023,
+    architecture: lambda.Architecture.ARM_64,
+    handler: 'bootstrap',
+    code: lambdaCode(props.bootstrapDir),
+    memorySize: props.memorySize,
+    timeout: props.timeout,
+    role,
+    logGroup: group,
+    environment: { ...props.environment, APP_LAMBDA_HANDLER: props.handler },
+  });
+}
+
+/** The API as a Lambda function with a Function URL. */
+export class LambdaApi extends Construct {
+  readonly function: lambda.Function;
+  readonly url: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: FunctionProps) {
+    super(scope, id);
+    this.function = binaryFunction(this, 'Http', {
+      ...props,
+      handler: 'http',
+      memorySize: 512,
+      timeout: Duration.seconds(29),
+    });
+    // The service checks Cognito tokens itself; public routes (the blog) need no token.
+    this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+  }
+}
+
+export interface EcsApiProps {
+  readonly environment: Record<string, string>;
+  readonly statements: iam.PolicyStatement[];
+  readonly uploads: s3.IBucket;
+}
+
+/** The API as a Fargate service behind a public ALB, from the Dockerfile. */
+export class EcsApi extends Construct {
+  readonly service: ecsPatterns.ApplicationLoadBalancedFargateService;
+
+  constructor(scope: Construct, id: string, props: EcsApiProps) {
+    super(scope, id);
+    const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup(this, 'FlowLogs')),
+    });
+    const cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    const taskRole = serviceRole(this, 'TaskRole', 'ecs-tasks.amazonaws.com', props.statements, props.uploads);
+    this.service = new ecsPatterns.ApplicationLoadBalancedFargateService(this, 'Service', {
+      cluster,
+      cpu: 512,
+      memoryLimitMiB: 1024,
+      desiredCount: 2,
+      publicLoadBalancer: true,
+      circuitBreaker: { rollback: true },
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+      taskImageOptions: {
+        image: ecs.ContainerImage.fromAsset(repoRoot(), { file: 'Dockerfile' }),
+        containerPort: 8080,
+        taskRole,
+        environment: {
+          ...props.environment,
+          APP_SHUTDOWN_GRACE: `${SHUTDOWN_GRACE.toSeconds()}s`,
+          // The ALB appends the client to X-Forwarded-For.
+          APP_TRUSTED_PROXY_HOPS: '1',
+        },
+        logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: 'api', logGroup: logGroup(this, 'Logs') }),
+      },
+    });
+    // ECS waits this long after SIGTERM before SIGKILL: more than the grace.
+    const taskDefinition = this.service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+    taskDefinition.addPropertyOverride('ContainerDefinitions.0.StopTimeout', SHUTDOWN_GRACE.toSeconds() + 10);
+    const target = this.service.targetGroup;
+    target.configureHealthCheck({ path: '/readyz', healthyHttpCodes: '200', interval: Duration.seconds(15) });
+    // Deregistration waits as long as the service drains after SIGTERM.
+    target.setAttribute('deregistration_delay.timeout_seconds', `${SHUTDOWN_GRACE.toSeconds()}`);
+    const scaling = this.service.service.autoScaleTaskCount({ minCapacity: 2, maxCapacity: 10 });
+    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
+    scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: target });
+    this.acknowledgeFindings();
+  }
+
+  private acknowledgeFindings() {
+    const { loadBalancer, taskDefinition } = this.service;
+    acknowledge(loadBalancer, 'ELB2', 'Requests are logged by the service itself (JSON logs with request ids) and by CloudFront.');
+    acknowledge(loadBalancer, 'EC23', 'The load balancer is the public entry point of the API; the service checks tokens.');
+    acknowledge(taskDefinition, 'ECS2', 'The environment holds resource names and settings, no secrets.');
+    acknowledge(
+      taskDefinition,
+      'IAM5[Resource::*]',
+      'The execution role needs ecr:GetAuthorizationToken, which has no resource-level permissions.',
+    );
+  }
+}
+
+export interface EventsProps extends FunctionProps {
+  readonly table: dynamodb.ITable;
+  readonly uploads: s3.Bucket;
+}
+
+/** The events function with its two sources and the stream's on-failure queue. */
+export class Events extends Construct {
+  readonly function: lambda.Function;
+  readonly failures: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: EventsProps) {
+    super(scope, id);
+    this.function = binaryFunction(this, 'Function', {
+      ...props,
+      handler: 'events',
+      memorySize: 1024, // thumbnails of 12 MP photos
+      timeout: Duration.seconds(60),
+    });
+    this.failures = new sqs.Queue(this, 'Failures', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    acknowledge(this.failures, 'SQS3', 'This queue is itself the on-failure destination of the stream.');
+    this.function.addEventSource(
+      new sources.DynamoEventSource(props.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(6),
+        reportBatchItemFailures: true,
+        onFailure: new sources.SqsDlq(this.failures),
+        // Only new subscribers need a reaction (the welcome email).
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { Keys: { SK: { S: lambda.FilterRule.isEqual('SUB') } } },
+          }),
+        ],
+      }),
+    );
+    // Thumbnails go under thumbs/, so they never trigger this again.
+    props.uploads.addEventNotification(
+      s3.EventType.OBJECT_CREATED,
+      new s3n.LambdaDestination(this.function),
+      { prefix: 'users/' },
+    );
+    acknowledge(
+      Stack.of(this),
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "CDK's bucket-notification helper function uses AWSLambdaBasicExecutionRole.",
+    );
+  }
+}
