@@ -184,6 +184,7 @@ impl Config {
         let cache = CacheConfig {
             ttl: duration(&var, "APP_CACHE_TTL", Duration::from_secs(300))?,
             max_bytes: parse(&var, "APP_CACHE_MAX_BYTES", 64 * 1024 * 1024u64)?,
+            ..CacheConfig::default()
         };
         let runtime = runtime(&var)?;
         let default_data_dir = match runtime {

@@ -23,18 +23,17 @@
 //! counter that only grows, so a partition whose generation was itself evicted
 //! gets a new, larger one: nothing stale can come back.
 //!
-//! Freshness is checked against `tokio::time::Instant`, so tests can drive the
-//! TTL with paused time; moka's own TTL only reclaims memory.
+//! Freshness is checked against the config's [`Clock`], which tests can move
+//! forward; moka's own TTL only reclaims memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::ops::compute::Op;
 use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::{
     Condition, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
@@ -47,6 +46,8 @@ pub struct CacheConfig {
     pub ttl: Duration,
     /// The most bytes (estimated JSON size of keys and values) kept in memory.
     pub max_bytes: u64,
+    /// Where "now" comes from.
+    pub clock: Clock,
 }
 
 impl Default for CacheConfig {
@@ -54,7 +55,28 @@ impl Default for CacheConfig {
         Self {
             ttl: Duration::from_secs(300),
             max_bytes: 64 * 1024 * 1024,
+            clock: Clock::default(),
         }
+    }
+}
+
+/// The cache's "now": the monotonic clock plus however far it was moved
+/// forward, which only tests do (to see entries expire without waiting).
+/// Clones share the offset.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    ahead_ms: Arc<AtomicU64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock, and every clone of it, `by` forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.ahead_ms.fetch_add(ms, Ordering::Relaxed);
     }
 }
 
@@ -97,6 +119,7 @@ pub struct CachedTable {
     generations: moka::sync::Cache<String, u64>,
     next_generation: AtomicU64,
     ttl: Duration,
+    clock: Clock,
     stats: CacheStats,
 }
 
@@ -120,6 +143,7 @@ impl CachedTable {
             generations: moka::sync::Cache::new(1_000_000),
             next_generation: AtomicU64::new(1),
             ttl: config.ttl,
+            clock: config.clock.clone(),
             stats,
         }
     }
@@ -141,7 +165,7 @@ impl CachedTable {
     fn entry(&self, value: Cached, bytes: usize) -> Entry {
         Entry {
             value,
-            fresh_until: Instant::now() + self.ttl,
+            fresh_until: self.clock.now() + self.ttl,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
         }
     }
@@ -154,7 +178,7 @@ impl CachedTable {
         Fut: Future<Output = Result<Entry, StoreError>>,
     {
         if let Some(found) = self.entries.get(&key).await
-            && found.fresh_until > Instant::now()
+            && found.fresh_until > self.clock.now()
         {
             self.stats.hits.inc();
             return Ok(found.value);
@@ -163,7 +187,7 @@ impl CachedTable {
             .entries
             .entry(key)
             .and_try_compute_with(|current| async move {
-                if current.is_some_and(|c| c.value().fresh_until > Instant::now()) {
+                if current.is_some_and(|c| c.value().fresh_until > self.clock.now()) {
                     self.stats.hits.inc();
                     return Ok(Op::Nop);
                 }

@@ -17,7 +17,7 @@ mod dynamo;
 mod embedded;
 pub mod migrations;
 
-pub use cached::{CacheConfig, CacheStats, CachedTable};
+pub use cached::{CacheConfig, CacheStats, CachedTable, Clock};
 pub use dynamo::{DynamoTable, GSI1_NAME};
 pub use embedded::{ChangeFeed, EmbeddedTable};
 

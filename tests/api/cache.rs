@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use atrium::store::{
-    CacheConfig, CachedTable, Condition, EmbeddedTable, Index, Item, Key, Page, Query, Read,
+    CacheConfig, CachedTable, Clock, Condition, EmbeddedTable, Index, Item, Key, Page, Query, Read,
     SharedItem, StoreError, Table, Write,
 };
 use serde_json::json;
@@ -179,21 +179,23 @@ async fn strong_reads_bypass_the_cache() {
     assert_eq!(f.gets(), 2);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn entries_expire_after_the_ttl() {
+    let clock = Clock::default();
     let f = Fixture::new(CacheConfig {
         ttl: Duration::from_secs(300),
+        clock: clock.clone(),
         ..CacheConfig::default()
     });
     let key = Key::new("P", "S");
     let query = Query::partition("P");
     f.table().get(&key, Read::Eventual).await.unwrap();
     f.table().query(&query, Read::Eventual).await.unwrap();
-    tokio::time::advance(Duration::from_secs(299)).await;
+    clock.advance(Duration::from_secs(299));
     f.table().get(&key, Read::Eventual).await.unwrap();
     f.table().query(&query, Read::Eventual).await.unwrap();
     assert_eq!((f.gets(), f.queries()), (1, 1), "fresh until the TTL");
-    tokio::time::advance(Duration::from_secs(2)).await;
+    clock.advance(Duration::from_secs(2));
     f.table().get(&key, Read::Eventual).await.unwrap();
     f.table().query(&query, Read::Eventual).await.unwrap();
     assert_eq!((f.gets(), f.queries()), (2, 2), "re-read after the TTL");
