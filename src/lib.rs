@@ -50,6 +50,7 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -130,7 +131,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             problem(StatusCode::INTERNAL_SERVER_ERROR, None, vec![])
         }))
         .layer(middleware::from_fn(problem_for_bare_errors))
-        .layer(CompressionLayer::new())
+        .layer(compression())
         .layer(cors(&state.config.cors_origins))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -163,6 +164,22 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     }
     replaced
 }
+
+/// Compresses only what pays. Below about a packet, gzip saves nothing on
+/// the wire yet costs CPU at both ends, and the `Vary: Accept-Encoding` it
+/// must add costs more than the work (it made a cached single-todo read 8%
+/// slower). CloudFront, in front, draws the same line at 1,000 bytes. Images
+/// and event streams are left alone, as by default.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(COMPRESS_FROM_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new().compress_when(predicate)
+}
+
+/// The smallest response body that is compressed.
+pub const COMPRESS_FROM_BYTES: u16 = 1000;
 
 fn cors(origins: &[String]) -> CorsLayer {
     let allowed: Vec<HeaderValue> = origins

@@ -170,16 +170,31 @@ async fn cors_allows_only_configured_origins() {
 }
 
 #[tokio::test]
-async fn responses_are_compressed_on_request() {
+async fn large_responses_are_compressed_on_request_and_small_ones_not() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let token = app.token("alice").await;
+    let id = app.new_todo_id(&token, "milk").await;
+    let gzip_get = |path: &str| {
+        app.request(Method::GET, path, Some(&token))
+            .header("accept-encoding", "gzip")
+            .send()
+    };
+    let varies = |r: &reqwest::Response| {
+        let vary = r.headers().get_all("vary");
+        vary.iter().any(|v| v == "accept-encoding")
+    };
+
+    let large = gzip_get("/openapi.json").await.unwrap();
+    assert_eq!(large.headers()["content-encoding"], "gzip");
+    assert!(varies(&large));
+
+    // One todo is a few hundred bytes: not worth a gzip header, nor a Vary.
+    let small = gzip_get(&format!("/todos/{id}")).await.unwrap();
+    assert_eq!(small.status().as_u16(), 200);
+    assert!(small.headers().get("content-encoding").is_none());
+    assert!(!varies(&small));
+    let body = small.bytes().await.unwrap();
+    assert!(body.len() > 32 && body.len() < usize::from(atrium::COMPRESS_FROM_BYTES));
 }
 
 #[tokio::test]
