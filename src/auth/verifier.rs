@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +84,7 @@ pub struct Verifier {
     keys: KeySource,
     config: AuthConfig,
     validation: Validation,
-    verified: moka::sync::Cache<Arc<str>, Arc<Claims>>,
+    verified: moka::sync::Cache<Arc<str>, Arc<Claims>, RandomState>,
 }
 
 impl Verifier {
@@ -101,7 +102,7 @@ impl Verifier {
             verified: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
-                .build(),
+                .build_with_hasher(RandomState::default()),
         }
     }
 

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::AUTHORS;
 use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
 use crate::auth::User;
-use crate::conditional::{content_etag, lost_race, none_match_hits, precondition, version_is};
+use crate::conditional::{IfNoneMatch, content_etag, lost_race, precondition, version_is};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::listing::{Listing, page_limit};
@@ -56,7 +56,7 @@ pub struct ListParams {
 pub async fn list_posts(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let query = Query {
         index: Index::Gsi1,
@@ -68,7 +68,7 @@ pub async fn list_posts(
     let page = state.table.query(&query, Read::Eventual).await?;
     let body = Listing::of(page, model::from_item)?;
     let bytes = json_bytes(&body);
-    Ok(public(&headers, content_etag(&bytes), bytes))
+    Ok(public(&if_none_match, content_etag(&bytes), bytes))
 }
 
 /// One post. Published posts are public and cacheable; drafts exist only
@@ -83,12 +83,12 @@ pub async fn get_post(
     State(state): State<AppState>,
     user: Option<User>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let post = load(&state, &slug, Read::Eventual).await?;
     let is_author = user.is_some_and(|u| u.require_group(AUTHORS).is_ok());
     match post.status {
-        Status::Published => Ok(public(&headers, etag(&post), json_bytes(&post))),
+        Status::Published => Ok(public(&if_none_match, etag(&post), json_bytes(&post))),
         Status::Draft if is_author => Ok(with_etag(&post, StatusCode::OK)),
         Status::Draft => Err(ApiError::NotFound),
     }
@@ -260,12 +260,12 @@ fn json_bytes(value: &impl serde::Serialize) -> Vec<u8> {
 
 /// A public, CDN-cacheable JSON answer with ETag `tag`; a matching
 /// `If-None-Match` gets 304 with no body.
-fn public(request: &HeaderMap, tag: String, body: Vec<u8>) -> Response {
+fn public(if_none_match: &IfNoneMatch, tag: String, body: Vec<u8>) -> Response {
     let headers = [
         (header::ETAG, tag.clone()),
         (header::CACHE_CONTROL, PUBLIC_CACHE.to_string()),
     ];
-    if none_match_hits(request, &tag) {
+    if if_none_match.hits(&tag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     let mut response = (headers, body).into_response();

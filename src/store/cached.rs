@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
 use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
@@ -114,9 +115,9 @@ struct Entry {
 /// A [`Table`] that remembers what it read.
 pub struct CachedTable {
     inner: Arc<dyn Table>,
-    entries: moka::future::Cache<CacheKey, Entry>,
+    entries: moka::future::Cache<CacheKey, Entry, RandomState>,
     /// Partition (or whole-index) name → its current generation.
-    generations: moka::sync::Cache<String, u64>,
+    generations: moka::sync::Cache<String, u64, RandomState>,
     next_generation: AtomicU64,
     ttl: Duration,
     clock: Clock,
@@ -136,11 +137,13 @@ impl CachedTable {
                     evictions.inc();
                 }
             })
-            .build();
+            .build_with_hasher(RandomState::default());
         Self {
             inner,
             entries,
-            generations: moka::sync::Cache::new(1_000_000),
+            generations: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .build_with_hasher(RandomState::default()),
             next_generation: AtomicU64::new(1),
             ttl: config.ttl,
             clock: config.clock.clone(),

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::model::{self, CreateTodo, Todo, UpdateTodo};
 use crate::auth::User;
-use crate::conditional::{etag, etag_header, lost_race, none_match_hits, precondition, version_is};
+use crate::conditional::{IfNoneMatch, etag, etag_header, lost_race, precondition, version_is};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
@@ -126,17 +126,14 @@ pub async fn get_todo(
     State(state): State<AppState>,
     user: User,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let todo = load(&state, &user, &id, Read::Eventual).await?;
-    if none_match_hits(&headers, &etag(todo.version)) {
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag_header(todo.version))],
-        )
-            .into_response());
+    let tag = etag_header(todo.version);
+    if if_none_match.hits(tag.to_str().unwrap_or_default()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
-    Ok(with_etag(&todo))
+    Ok(([(header::ETAG, tag)], axum::Json(todo)).into_response())
 }
 
 /// Change some fields of one of your todos. Send `If-Match` with the ETag you
