@@ -10,6 +10,10 @@ use std::io::Cursor;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The service's allocator, so the figures are the service's.
+#[global_allocator]
+static GLOBAL: atrium::allocator::Allocator = atrium::allocator::Allocator {};
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {

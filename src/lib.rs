@@ -17,6 +17,7 @@
 //! - [`error`] renders every failure as `application/problem+json`.
 //! - [`runtime`] serves the router over TCP with graceful shutdown.
 
+pub mod allocator;
 pub mod auth;
 pub mod aws;
 pub mod blog;

@@ -11,10 +11,9 @@ use atrium::runtime::{Server, shutdown_signal};
 use atrium::state::AppState;
 use clap::{Parser, Subcommand};
 
-/// mimalloc: the request path allocates many small, short-lived buffers
-/// (headers, JSON), where it is measurably cheaper than glibc's malloc.
+/// mimalloc: see `atrium::allocator`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: atrium::allocator::Allocator = atrium::allocator::Allocator {};
 
 #[derive(Parser)]
 #[command(

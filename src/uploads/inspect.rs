@@ -15,7 +15,7 @@ use std::io::Cursor;
 pub use crate::objects::content_matches;
 
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 /// The long sides thumbnails are made for.
 pub const THUMBNAIL_SIZES: [u32; 2] = [256, 1024];
@@ -40,9 +40,14 @@ pub struct Encoded {
 /// size in [`THUMBNAIL_SIZES`] (never larger than the image), each smaller
 /// one resized from the previous, larger one (cheaper than from the
 /// original, and indistinguishable at these ratios). CPU-bound: run it on a
-/// blocking thread.
+/// blocking thread. The memory the decoded photo took goes back to the OS.
 pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
-    let image = decode(bytes)?.into_rgb8();
+    let encoded = decode(bytes).and_then(|image| resize_and_encode(image.into_rgb8()));
+    crate::allocator::release_unused();
+    encoded
+}
+
+fn resize_and_encode(image: RgbImage) -> Result<Vec<Encoded>, String> {
     let mut resizer = Resizer::new();
     let mut encoded = Vec::new();
     let mut source = DynamicImage::ImageRgb8(image);

@@ -1,0 +1,23 @@
+//! The process's memory allocator, and the one moment we tell it to let go.
+//!
+//! mimalloc: the request path allocates many small, short-lived buffers
+//! (headers, JSON), where it is measurably cheaper than glibc's malloc. The
+//! binary installs [`Allocator`] as its global allocator; the thumbnail
+//! benchmark does too, so it measures what the service runs.
+//!
+//! A photo decodes into one buffer of tens of megabytes. mimalloc keeps
+//! freed memory for reuse, so after a few uploads the process held about
+//! 140 MiB, and 75 MiB once idle (from 25 MiB at start). [`release_unused`]
+//! after each image brings that to about 50 MiB.
+
+/// The global allocator of the binary.
+pub type Allocator = mimalloc::MiMalloc;
+
+/// Hands the memory this thread freed back to the operating system now,
+/// instead of keeping it for reuse. Costs a few page faults next time, so
+/// call it only after a burst of large allocations.
+pub fn release_unused() {
+    // SAFETY: mi_collect has no preconditions: it frees only pages that hold
+    // no live allocation, and is safe to call from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
