@@ -15,7 +15,16 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 // One error type across the SDK crates; the DynamoDB crate re-exports it.
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::config::AwsConfig;
+/// What the AWS SDK gets from us rather than from its own chain. Both are the
+/// SDK's standard variables, read through the same lookup as the rest of the
+/// configuration so tests can point one service at one emulator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `AWS_ENDPOINT_URL`: an emulator instead of AWS.
+    pub endpoint_url: Option<String>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+}
 
 /// How long one attempt may take to connect, and to complete.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,6 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::{AuthConfig, LOCAL_CLIENT_ID, LOCAL_ISSUER};
+use crate::aws::AwsConfig;
 use crate::store::CacheConfig;
 
 /// The whole configuration of one process.
@@ -50,7 +52,7 @@ pub struct Config {
     /// The blog's name and subscriber limits.
     pub blog: BlogConfig,
     /// What `POST /uploads` accepts.
-    pub uploads: crate::uploads::model::UploadRules,
+    pub uploads: UploadRules,
     /// How many proxies in front of the service append to `X-Forwarded-For`
     /// (`APP_TRUSTED_PROXY_HOPS`; 0 = use the TCP peer address).
     pub trusted_proxy_hops: usize,
@@ -106,17 +108,6 @@ pub struct MailConfig {
     pub ses: bool,
 }
 
-/// What the AWS SDK gets from us rather than from its own chain. Both are the
-/// SDK's standard variables, read through the same lookup as the rest of the
-/// configuration so tests can point one service at one emulator.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AwsConfig {
-    /// `AWS_ENDPOINT_URL`: an emulator instead of AWS.
-    pub endpoint_url: Option<String>,
-    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
-    pub region: Option<String>,
-}
-
 impl Config {
     /// True when any backend talks to AWS (so the SDK must be configured).
     pub fn uses_aws(&self) -> bool {
@@ -126,21 +117,11 @@ impl Config {
     }
 }
 
-/// Which tokens are accepted, and where their keys come from.
-#[derive(Clone, Debug)]
-pub struct AuthConfig {
-    /// The exact `iss` claim expected.
-    pub issuer: String,
-    /// Accepted app clients: `client_id` of access tokens, `aud` of id tokens.
-    pub client_ids: Vec<String>,
-    /// `access` (default) or `id`.
-    pub token_use: String,
-    /// Fetch keys from this JWKS URL; `None` = the local issuer's own key.
-    pub jwks_url: Option<String>,
-    /// At most one JWKS refetch per this interval for unknown key ids.
-    pub jwks_refetch_cooldown: Duration,
-    /// Give up on a JWKS fetch after this long.
-    pub jwks_fetch_timeout: Duration,
+/// What `POST /uploads` accepts (`APP_UPLOAD_MAX_BYTES`, `APP_UPLOAD_TYPES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRules {
+    pub max_bytes: u64,
+    pub types: Vec<String>,
 }
 
 /// What may be uploaded unless `APP_UPLOAD_TYPES` says otherwise.
@@ -152,11 +133,6 @@ pub const DEFAULT_UPLOAD_TYPES: [&str; 6] = [
     "application/pdf",
     "text/plain",
 ];
-
-/// The issuer of locally minted tokens when no Cognito pool is configured.
-pub const LOCAL_ISSUER: &str = "urn:atrium:local-issuer";
-/// The app client of locally minted tokens.
-pub const LOCAL_CLIENT_ID: &str = "atrium-local-client";
 
 /// A variable that was set to something unusable.
 #[derive(Debug, thiserror::Error)]
@@ -249,7 +225,7 @@ impl Config {
                 subscribe_window: duration(&var, "APP_SUBSCRIBE_WINDOW", Duration::from_secs(600))?,
             },
             trusted_proxy_hops: parse(&var, "APP_TRUSTED_PROXY_HOPS", 0usize)?,
-            uploads: crate::uploads::model::UploadRules {
+            uploads: UploadRules {
                 max_bytes: parse(&var, "APP_UPLOAD_MAX_BYTES", 25 * 1024 * 1024u64)?,
                 types: match list(var("APP_UPLOAD_TYPES")) {
                     types if types.is_empty() => DEFAULT_UPLOAD_TYPES.map(String::from).to_vec(),

@@ -6,9 +6,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use atrium::app::Application;
 use atrium::config::{Config, Runtime, StoreConfig, parse_duration};
 use atrium::runtime::{Server, shutdown_signal};
-use atrium::state::AppState;
 use clap::{Parser, Subcommand};
 
 /// mimalloc: see `atrium::allocator`.
@@ -88,21 +88,27 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let grace = config.shutdown_grace;
     let data_dir = config.data_dir.display().to_string();
-    let state = AppState::build(config).await?;
-    let server = Server::on(listener, atrium::app(state.clone()), grace);
-    tracing::info!(%addr, data_dir, backends = %state.describe(), "listening");
+    let mut app = Application::build(config).await?;
+    let workers = app.start_workers();
+    let server = Server::on(listener, app.router(), grace);
+    tracing::info!(%addr, data_dir, backends = %app.describe(), "listening");
     server.run(shutdown_signal()).await?;
+    workers.shutdown(grace).await;
     Ok(())
 }
 
 async fn serve_lambda(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     atrium::telemetry::init(config.log_json);
     let runtime = config.runtime;
-    let state = AppState::build(config).await?;
-    tracing::info!(?runtime, backends = %state.describe(), "ready for Lambda events");
+    let mut app = Application::build(config).await?;
+    // Only with embedded backends (a local emulation): on AWS there are none.
+    let _workers = app.start_workers();
+    tracing::info!(?runtime, backends = %app.describe(), "ready for Lambda events");
     let result = match runtime {
-        Runtime::LambdaEvents => atrium::runtime::lambda::serve_events(state).await,
-        _ => atrium::runtime::lambda::serve_http(state).await,
+        Runtime::LambdaEvents => {
+            atrium::runtime::lambda::serve_events(app.reactions().clone()).await
+        }
+        _ => atrium::runtime::lambda::serve_http(app.router()).await,
     };
     result.map_err(|error| error.to_string().into())
 }

@@ -18,9 +18,9 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
+use super::AuthConfig;
 use super::verifier::Claims;
-use crate::config::AuthConfig;
-use crate::store::now_epoch;
+use crate::clock::now_epoch;
 
 /// The local signing key and its published form.
 pub struct LocalIssuer {

@@ -1,10 +1,10 @@
-//! Authentication: who is calling, checked once per request in middleware.
+//! Tokens: verifying Cognito user-pool JWTs (and local ones of the same
+//! shape), fetching and caching the key set, and the local issuer that
+//! stands in for Cognito on a laptop.
 //!
-//! [`authenticate`] runs on every request. A request without `Authorization`
-//! passes through anonymous (public routes need nothing); a request with a
-//! bearer token must carry a valid one, or it is answered 401 right here.
-//! Handlers that need a user take a [`User`] argument, which answers 401 when
-//! the request was anonymous, so a route cannot forget to check.
+//! Pure: no HTTP types here. The middleware that reads `Authorization` and
+//! the `User` extractor live in [`crate::http::auth`]; this module only
+//! answers "whose token is this, and is it valid?".
 
 mod keys;
 mod local;
@@ -14,111 +14,26 @@ pub use keys::{KeySource, RemoteKeys};
 pub use local::{LocalIssuer, local_sub};
 pub use verifier::{Claims, LEEWAY_SECS, Verifier, VerifyError};
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, request::Parts};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-use crate::error::{ApiError, RETRY_AFTER_SECS};
-use crate::state::AppState;
-
-/// The signed-in caller.
+/// Which tokens are accepted, and where their keys come from.
 #[derive(Clone, Debug)]
-pub struct User(pub Arc<Claims>);
-
-impl User {
-    /// The stable user id (Cognito `sub`); every per-user key is built from it.
-    pub fn sub(&self) -> &str {
-        &self.0.sub
-    }
-
-    /// Fails with 403 unless the user is in `group`.
-    pub fn require_group(&self, group: &str) -> Result<(), ApiError> {
-        if self.0.groups.iter().any(|g| g == group) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "requires membership of the `{group}` group"
-            )))
-        }
-    }
-
-    pub fn profile(&self) -> Profile {
-        Profile {
-            sub: self.0.sub.clone(),
-            username: self.0.username().to_string(),
-            groups: self.0.groups.clone(),
-        }
-    }
+pub struct AuthConfig {
+    /// The exact `iss` claim expected.
+    pub issuer: String,
+    /// Accepted app clients: `client_id` of access tokens, `aud` of id tokens.
+    pub client_ids: Vec<String>,
+    /// `access` (default) or `id`.
+    pub token_use: String,
+    /// Fetch keys from this JWKS URL; `None` = the local issuer's own key.
+    pub jwks_url: Option<String>,
+    /// At most one JWKS refetch per this interval for unknown key ids.
+    pub jwks_refetch_cooldown: Duration,
+    /// Give up on a JWKS fetch after this long.
+    pub jwks_fetch_timeout: Duration,
 }
 
-/// What `GET /me` shows.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Profile {
-    pub sub: String,
-    pub username: String,
-    pub groups: Vec<String>,
-}
-
-/// `Option<User>`: routes that are public but show more to signed-in users.
-impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for User {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<User>().cloned())
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for User {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<User>()
-            .cloned()
-            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
-    }
-}
-
-/// Verifies the bearer token, if any, and records the [`User`].
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return next.run(request).await;
-    };
-    let token = match value.to_str().ok().and_then(bearer_token) {
-        Some(token) => token,
-        None => {
-            return ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into())
-                .into_response();
-        }
-    };
-    match state.verifier.verify(token).await {
-        Ok(claims) => {
-            request.extensions_mut().insert(User(claims));
-            next.run(request).await
-        }
-        Err(VerifyError::Invalid(why)) => ApiError::Unauthorized(why).into_response(),
-        Err(VerifyError::KeysUnavailable(why)) => {
-            tracing::warn!(%why, "cannot verify tokens: no signing keys");
-            ApiError::Unavailable(RETRY_AFTER_SECS).into_response()
-        }
-    }
-}
-
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
+/// The issuer of locally minted tokens when no Cognito pool is configured.
+pub const LOCAL_ISSUER: &str = "urn:atrium:local-issuer";
+/// The app client of locally minted tokens.
+pub const LOCAL_CLIENT_ID: &str = "atrium-local-client";

@@ -16,9 +16,9 @@ use foldhash::fast::RandomState;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
+use super::AuthConfig;
 use super::keys::{KeyError, KeySource};
-use crate::config::AuthConfig;
-use crate::store::now_epoch;
+use crate::clock::now_epoch;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 30;

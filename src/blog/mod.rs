@@ -8,26 +8,57 @@
 //! table's cache, and writes through it too, so an author's edit shows on
 //! this instance at once.
 //!
-//! Visitors subscribe by email and get exactly one welcome email, sent as a
-//! reaction to the stored subscriber (see [`subscribers`]).
+//! Visitors subscribe by email ([`subscribers`]) and get exactly one welcome
+//! email, sent as a reaction to the stored subscriber ([`welcome`]).
 
 mod model;
 mod posts;
 mod render;
-pub mod subscribers;
+mod subscriber;
+mod subscribers;
+pub mod welcome;
 
 pub use model::{Post, Status};
 pub use render::markdown_to_safe_html;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::config::BlogConfig;
+use crate::http::ratelimit::{RateLimiter, TrustedProxies};
+use crate::mail::Mailer;
+use crate::store::Table;
 
 /// The group whose members write posts.
 pub const AUTHORS: &str = "authors";
 
+/// What the blog's routes and its welcome reaction use.
+#[derive(Clone)]
+pub struct BlogState {
+    /// The table, behind its read cache.
+    pub table: Arc<dyn Table>,
+    /// Sends the welcome email.
+    pub mailer: Arc<dyn Mailer>,
+    /// The per-address budget of `POST /blog/subscribers`.
+    pub subscribe_limiter: Arc<RateLimiter>,
+    /// The blog's name, for mail and pages.
+    pub config: BlogConfig,
+    /// The service's address as readers reach it, for unsubscribe links.
+    pub public_url: String,
+    /// Proxies in front of the service, to find a subscriber's address.
+    pub proxies: TrustedProxies,
+}
+
+impl FromRef<BlogState> for TrustedProxies {
+    fn from_ref(state: &BlogState) -> Self {
+        state.proxies
+    }
+}
+
 /// The `/blog` routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<BlogState> {
     OpenApiRouter::new()
         .routes(routes!(posts::list_posts, posts::create_post))
         .routes(routes!(

@@ -1,10 +1,9 @@
 //! What a post is, what authors may send, and how a post is stored.
 //!
-//! A post lives at `PK = POST#{slug}`, `SK = POST`, so a slug is unique by
-//! construction (creating one that exists fails its condition → 409). A
-//! published post also carries `GSI1PK = POSTS#PUBLISHED` and
-//! `GSI1SK = {published_at in zero-padded nanoseconds}#{slug}`, so the index
-//! lists published posts newest first and drafts never appear there.
+//! A post's key is its slug ([`crate::keys::post`]), so a slug is unique by
+//! construction (creating one that exists fails its condition → 409). Only
+//! a published post carries the index keys ([`crate::keys::PUBLISHED_POSTS`]),
+//! so the index lists published posts newest first and drafts never appear.
 //! `body_html` is rendered and sanitized once, on write.
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -12,14 +11,13 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::render::markdown_to_safe_html;
-use crate::error::{ApiError, FieldError};
-use crate::store::{Item, Key, attr};
+use crate::http::error::{ApiError, FieldError};
+use crate::ids::{Slug, UploadId, UserId};
+use crate::keys;
+use crate::store::{Item, attr};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 50_000;
-pub const SLUG_MAX_CHARS: usize = 100;
-/// The index partition of published posts.
-pub const PUBLISHED: &str = "POSTS#PUBLISHED";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -32,8 +30,8 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Post {
     /// Lower-case letters, digits and single dashes; unique.
-    #[schema(example = "hello-world")]
-    pub slug: String,
+    #[schema(value_type = String, example = "hello-world")]
+    pub slug: Slug,
     pub title: String,
     /// Markdown, as the author wrote it.
     pub body: String,
@@ -42,9 +40,11 @@ pub struct Post {
     pub body_html: String,
     pub status: Status,
     /// The `sub` of the author who created it.
-    pub author: String,
+    #[schema(value_type = String)]
+    pub author: UserId,
     #[serde(default)]
-    pub cover_upload_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub cover_upload_id: Option<UploadId>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -105,21 +105,22 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 
 impl CreatePost {
     /// A new post by `author`, or every field error at once.
-    pub fn into_post(self, author: &str) -> Result<Post, ApiError> {
+    pub fn into_post(self, author: &UserId) -> Result<Post, ApiError> {
         let mut errors = Vec::new();
         let slug = match &self.slug {
-            Some(slug) => check_slug(slug, &mut errors),
-            None => slug_from_title(&self.title),
+            Some(slug) => check::<Slug>("slug", slug, &mut errors),
+            None => Some(Slug::from_title(&self.title)),
         };
         let now = OffsetDateTime::now_utc();
         let status = self.status.unwrap_or(Status::Draft);
         let post = Post {
-            slug,
+            // A bad slug is in `errors` already; this one is never stored.
+            slug: slug.unwrap_or_else(|| Slug::from_title(&self.title)),
             title: check_title(&self.title, &mut errors),
             body_html: String::new(),
             body: check_body(self.body, &mut errors),
             status,
-            author: author.to_string(),
+            author: author.clone(),
             cover_upload_id: check_cover(self.cover_upload_id, &mut errors),
             created_at: now,
             updated_at: now,
@@ -186,6 +187,21 @@ fn check_title(title: &str, errors: &mut Vec<FieldError>) -> String {
     title.to_string()
 }
 
+/// The id in `text`, or its error for `field`.
+fn check<T: std::str::FromStr<Err = crate::ids::InvalidId>>(
+    field: &str,
+    text: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    text.parse()
+        .map_err(|e: crate::ids::InvalidId| errors.push(FieldError::new(field, e.to_string())))
+        .ok()
+}
+
+fn check_cover(cover: Option<String>, errors: &mut Vec<FieldError>) -> Option<UploadId> {
+    cover.and_then(|id| check("cover_upload_id", &id, errors))
+}
+
 fn check_body(body: String, errors: &mut Vec<FieldError>) -> String {
     if body.chars().count() > BODY_MAX_CHARS {
         errors.push(FieldError::new("body", "must be at most 50,000 characters"));
@@ -193,69 +209,11 @@ fn check_body(body: String, errors: &mut Vec<FieldError>) -> String {
     body
 }
 
-fn check_cover(cover: Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
-    if cover
-        .as_deref()
-        .is_some_and(|id| ulid::Ulid::from_string(id).is_err())
-    {
-        errors.push(FieldError::new("cover_upload_id", "must be an upload id"));
-    }
-    cover
-}
-
-/// True for lower-case ASCII letters and digits in dash-separated words.
-pub fn is_valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= SLUG_MAX_CHARS
-        && slug.split('-').all(|word| {
-            !word.is_empty()
-                && word
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-}
-
-fn check_slug(slug: &str, errors: &mut Vec<FieldError>) -> String {
-    if !is_valid_slug(slug) {
-        errors.push(FieldError::new(
-            "slug",
-            "must be 1 to 100 lower-case letters, digits and single dashes",
-        ));
-    }
-    slug.to_string()
-}
-
-/// `"Hello, World! (2026)"` → `"hello-world-2026"`. Letters outside ASCII are
-/// dropped; a title with no usable character gets a unique id instead.
-pub fn slug_from_title(title: &str) -> String {
-    let mut slug = String::new();
-    for c in title.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= SLUG_MAX_CHARS {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        ulid::Ulid::new().to_string().to_lowercase()
-    } else {
-        slug.to_string()
-    }
-}
-
-pub fn key(slug: &str) -> Key {
-    Key::new(format!("POST#{slug}"), "POST")
-}
-
 pub fn to_item(post: &Post) -> Item {
-    let mut item = crate::store::encode(post, &key(&post.slug));
+    let mut item = crate::store::encode(post, &keys::post(&post.slug));
     if let (Status::Published, Some(at)) = (post.status, post.published_at) {
-        item.insert(attr::GSI1PK.into(), PUBLISHED.into());
-        let sort = format!("{:020}#{}", at.unix_timestamp_nanos(), post.slug);
+        item.insert(attr::GSI1PK.into(), keys::PUBLISHED_POSTS.into());
+        let sort = keys::published_post_sort(at.unix_timestamp_nanos(), &post.slug);
         item.insert(attr::GSI1SK.into(), sort.into());
     }
     item
@@ -270,17 +228,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slugs_come_from_titles() {
-        assert_eq!(slug_from_title("Hello, World! (2026)"), "hello-world-2026");
-        assert_eq!(slug_from_title("  --Rust & AWS--  "), "rust-aws");
-        assert!(is_valid_slug(&slug_from_title("日本語")));
-        assert!(slug_from_title(&"a".repeat(500)).len() <= SLUG_MAX_CHARS);
-        for bad in ["", "-a", "a-", "a--b", "A", "a_b", "a/b", "../x"] {
-            assert!(!is_valid_slug(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn only_published_posts_enter_the_index() {
         let draft = CreatePost {
             title: "t".into(),
@@ -289,7 +236,7 @@ mod tests {
             status: None,
             cover_upload_id: None,
         }
-        .into_post("sub")
+        .into_post(&"sub".parse().unwrap())
         .unwrap();
         assert!(!to_item(&draft).contains_key(attr::GSI1PK));
         let published = UpdatePost {
@@ -299,7 +246,7 @@ mod tests {
         .apply_to(draft)
         .unwrap();
         let item = to_item(&published);
-        assert_eq!(item[attr::GSI1PK], PUBLISHED);
+        assert_eq!(item[attr::GSI1PK], keys::PUBLISHED_POSTS);
         assert!(item[attr::GSI1SK].as_str().unwrap().ends_with("#t"));
         assert_eq!(from_item(&item).unwrap().version, 2);
     }

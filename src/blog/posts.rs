@@ -1,21 +1,22 @@
 //! HTTP handlers for `/blog/posts`.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AUTHORS;
 use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
-use crate::auth::User;
-use crate::conditional::{IfNoneMatch, content_etag, lost_race, precondition, version_is};
-use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::listing::{Listing, page_limit};
-use crate::state::AppState;
-use crate::store::{Condition, Cursor, Index, Query, Read, StoreError, Write};
+use super::{AUTHORS, BlogState};
+use crate::http::auth::User;
+use crate::http::conditional::{IfMatch, IfNoneMatch, content_etag};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::listing::{Listing, page_limit};
+use crate::ids::Slug;
+use crate::keys;
+use crate::store::{Condition, Cursor, Index, Query, Read, Write};
 
 /// What a CDN may do with a public read: serve it for a minute to browsers,
 /// five minutes from the edge, and a further ten while it revalidates.
@@ -54,7 +55,7 @@ pub struct ListParams {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_posts(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     ApiQuery(params): ApiQuery<ListParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
@@ -63,7 +64,7 @@ pub async fn list_posts(
         ascending: false,
         limit: page_limit(params.limit, 10, 50)?,
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
-        ..Query::partition(model::PUBLISHED)
+        ..Query::partition(keys::PUBLISHED_POSTS)
     };
     let page = state.table.query(&query, Read::Eventual).await?;
     let body = Listing::of(page, model::from_item)?;
@@ -80,9 +81,9 @@ pub async fn list_posts(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_post(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     user: Option<User>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<Slug>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let post = load(&state, &slug, Read::Eventual).await?;
@@ -109,29 +110,26 @@ pub async fn get_post(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_post(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     Author(author): Author,
     ApiJson(input): ApiJson<CreatePost>,
 ) -> Result<Response, ApiError> {
-    let post = input.into_post(author.sub())?;
+    let post = input.into_post(author.id())?;
     let write = Write::Put {
         item: model::to_item(&post),
         condition: Condition::NotExists,
     };
-    match state.table.transact(vec![write]).await {
-        Ok(()) => {
-            let mut response = with_etag(&post, StatusCode::CREATED);
-            let location = HeaderValue::from_str(&format!("/blog/posts/{}", post.slug))
-                .expect("a slug is a valid header value");
-            response.headers_mut().insert(header::LOCATION, location);
-            Ok(response)
-        }
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(format!(
+    if !state.table.write_if(write).await? {
+        return Err(ApiError::Conflict(format!(
             "a post with the slug `{}` exists; choose another slug",
             post.slug
-        ))),
-        Err(e) => Err(e.into()),
+        )));
     }
+    let mut response = with_etag(&post, StatusCode::CREATED);
+    let location = HeaderValue::from_str(&format!("/blog/posts/{}", post.slug))
+        .expect("a slug is a valid header value");
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
 }
 
 /// Replace a post's content (group `authors`). `If-Match` as for PATCH.
@@ -146,13 +144,13 @@ pub async fn create_post(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn replace_post(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     _author: Author,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    ApiPath(slug): ApiPath<Slug>,
+    if_match: IfMatch,
     ApiJson(input): ApiJson<ReplacePost>,
 ) -> Result<Response, ApiError> {
-    change(&state, &slug, &headers, |post| input.apply_to(post)).await
+    change(&state, &slug, &if_match, |post| input.apply_to(post)).await
 }
 
 /// Change some fields of a post (group `authors`). Send `If-Match` with the
@@ -168,13 +166,13 @@ pub async fn replace_post(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_post(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     _author: Author,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    ApiPath(slug): ApiPath<Slug>,
+    if_match: IfMatch,
     ApiJson(input): ApiJson<UpdatePost>,
 ) -> Result<Response, ApiError> {
-    change(&state, &slug, &headers, |post| input.apply_to(post)).await
+    change(&state, &slug, &if_match, |post| input.apply_to(post)).await
 }
 
 /// Delete a post (group `authors`; `If-Match` optional).
@@ -187,53 +185,41 @@ pub async fn update_post(
         (status = 412, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_post(
-    State(state): State<AppState>,
+    State(state): State<BlogState>,
     _author: Author,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+    ApiPath(slug): ApiPath<Slug>,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let current = load(&state, &slug, Read::Strong).await?;
-    let precondition = precondition(&headers, &etag(&current), "post")?;
-    let write = Write::Delete {
-        key: model::key(&slug),
-        condition: version_is(current.version),
-    };
-    match state.table.transact(vec![write]).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "post")),
-        Err(e) => Err(e.into()),
-    }
+    let write = if_match.check(&etag(&current), "post")?;
+    let key = keys::post(&slug);
+    write
+        .delete(state.table.as_ref(), key, current.version)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Read-modify-write on the latest version, guarded by `If-Match` and by
 /// the version the change was made from.
 async fn change(
-    state: &AppState,
-    slug: &str,
-    headers: &HeaderMap,
+    state: &BlogState,
+    slug: &Slug,
+    if_match: &IfMatch,
     edit: impl FnOnce(Post) -> Result<Post, ApiError>,
 ) -> Result<Response, ApiError> {
     let current = load(state, slug, Read::Strong).await?;
-    let precondition = precondition(headers, &etag(&current), "post")?;
+    let write = if_match.check(&etag(&current), "post")?;
     let expected = current.version;
     let updated = edit(current)?;
-    let write = Write::Put {
-        item: model::to_item(&updated),
-        condition: version_is(expected),
-    };
-    match state.table.transact(vec![write]).await {
-        Ok(()) => Ok(with_etag(&updated, StatusCode::OK)),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "post")),
-        Err(e) => Err(e.into()),
-    }
+    let item = model::to_item(&updated);
+    write.put(state.table.as_ref(), item, expected).await?;
+    Ok(with_etag(&updated, StatusCode::OK))
 }
 
-/// The post at `slug`; 404 for a malformed slug and a missing post alike.
-async fn load(state: &AppState, slug: &str, read: Read) -> Result<Post, ApiError> {
-    if !model::is_valid_slug(slug) {
-        return Err(ApiError::NotFound);
-    }
-    let item = state.table.get(&model::key(slug), read).await?;
+/// The post at `slug`; 404 when there is none (and, through [`ApiPath`],
+/// for a malformed slug).
+async fn load(state: &BlogState, slug: &Slug, read: Read) -> Result<Post, ApiError> {
+    let item = state.table.get(&keys::post(slug), read).await?;
     let item = item.ok_or(ApiError::NotFound)?;
     model::from_item(&item)
 }

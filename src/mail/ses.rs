@@ -37,7 +37,7 @@ impl Mailer for SesMailer {
             .from_email_address(&self.from)
             .destination(
                 aws_sdk_sesv2::types::Destination::builder()
-                    .to_addresses(&message.to)
+                    .to_addresses(message.to.as_str())
                     .build(),
             )
             .content(EmailContent::builder().raw(raw).build())

@@ -13,28 +13,21 @@
 //! they run past the signed length or start with the wrong bytes) and renamed
 //! into place, so a reader never sees half an object.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Deserialize;
 
 use super::{Object, ObjectError, ObjectInfo, ObjectStore, Presigned, check_key};
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::now_epoch;
+use crate::clock::now_epoch;
 
 /// The largest object the local store accepts in one upload.
 pub const MAX_OBJECT_BYTES: u64 = 100 * 1024 * 1024;
@@ -43,6 +36,76 @@ pub struct LocalObjects {
     root: PathBuf,
     secret: hmac::Key,
     base_url: String,
+    events: ObjectEvents,
+}
+
+/// What the local store tells its listener when a client's upload ends, as
+/// S3 notifies Lambda of ObjectCreated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectEvent {
+    /// An upload landed whole at this key.
+    Created(String),
+    /// An upload to this key was stopped as it arrived (too long, or the
+    /// wrong kind of file), and nothing was stored.
+    Refused { key: String, reason: String },
+}
+
+/// The listener's side of the local store's notifications: a queue in
+/// arrival order. Clones share the queue.
+#[derive(Clone, Default)]
+pub struct ObjectEvents {
+    queue: Arc<Mutex<VecDeque<ObjectEvent>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl ObjectEvents {
+    fn push(&self, event: ObjectEvent) {
+        self.queue.lock().expect("queue lock").push_back(event);
+        self.arrived.notify_one();
+    }
+
+    /// The oldest event not yet taken.
+    pub fn take(&self) -> Option<ObjectEvent> {
+        self.queue.lock().expect("queue lock").pop_front()
+    }
+
+    /// Returns an event that could not be handled to the front of the queue.
+    pub fn put_back(&self, event: ObjectEvent) {
+        self.queue.lock().expect("queue lock").push_front(event);
+    }
+
+    /// Waits until an event arrives (at once if one arrived since the last wait).
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+}
+
+/// Why an upload through a presigned URL was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// More bytes arrived than the URL was signed for.
+    #[error("the file is too large for its upload URL")]
+    TooLarge,
+    /// The first bytes are not the kind of file the URL was signed for.
+    #[error("the content is not {0}")]
+    WrongType(String),
+    #[error("the upload was interrupted")]
+    Interrupted,
+    #[error("the body does not match Content-Length")]
+    WrongLength,
+    #[error(transparent)]
+    Store(#[from] ObjectError),
+}
+
+/// Why a presented URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the URL is not signed")]
+    Unsigned,
+    #[error("the URL has expired")]
+    Expired,
+    #[error("the signature does not match this request")]
+    Mismatch,
 }
 
 impl LocalObjects {
@@ -59,7 +122,36 @@ impl LocalObjects {
             root: data_dir.join("objects"),
             secret: hmac::Key::new(hmac::HMAC_SHA256, &secret),
             base_url: base_url.into(),
+            events: ObjectEvents::default(),
         })
+    }
+
+    /// The notifications of uploads that ended (see [`ObjectEvent`]).
+    pub fn events(&self) -> ObjectEvents {
+        self.events.clone()
+    }
+
+    /// Refuses a missing, expired or non-matching signature for a request
+    /// with this method and key (and, for uploads, content type and length).
+    pub fn check_signature(
+        &self,
+        method: &str,
+        key: &str,
+        expires: Option<u64>,
+        signature: Option<&str>,
+        content: Option<(&str, u64)>,
+    ) -> Result<(), SignatureError> {
+        let (Some(expires), Some(signature)) = (expires, signature) else {
+            return Err(SignatureError::Unsigned);
+        };
+        if expires <= now_epoch() {
+            return Err(SignatureError::Expired);
+        }
+        let text = Self::signed_text(method, key, expires, content);
+        match self.verify(&text, signature) {
+            true => Ok(()),
+            false => Err(SignatureError::Mismatch),
+        }
     }
 
     /// True when an object is stored at `key`.
@@ -69,15 +161,37 @@ impl LocalObjects {
 
     /// Streams an upload to disk as it arrives: never more than `length`
     /// bytes, and its first bytes must fit `content_type`, else it stops
-    /// there (413, 415). The object appears under `key` only once complete.
-    pub async fn receive(
+    /// there. The object appears under `key` only once complete; either
+    /// ending is told to the listener of [`LocalObjects::events`].
+    pub async fn receive<E>(
         &self,
         key: &str,
         content_type: &str,
         length: u64,
-        body: Body,
-    ) -> Result<(), ApiError> {
+        body: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    ) -> Result<(), ReceiveError> {
         check_key(key)?;
+        let result = self.store_upload(key, content_type, length, body).await;
+        match &result {
+            Ok(()) => self.events.push(ObjectEvent::Created(key.to_string())),
+            Err(refused @ (ReceiveError::TooLarge | ReceiveError::WrongType(_))) => {
+                self.events.push(ObjectEvent::Refused {
+                    key: key.to_string(),
+                    reason: refused.to_string(),
+                })
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn store_upload<E>(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        body: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    ) -> Result<(), ReceiveError> {
         let tmp = self.root.join("tmp");
         tokio::fs::create_dir_all(&tmp).await.map_err(io_error)?;
         let staged = tmp.join(ulid::Ulid::new().to_string());
@@ -93,7 +207,8 @@ impl LocalObjects {
         tokio::fs::write(&type_file, content_type)
             .await
             .map_err(io_error)?;
-        tokio::fs::rename(&staged, &blob).await.map_err(io_error)
+        tokio::fs::rename(&staged, &blob).await.map_err(io_error)?;
+        Ok(())
     }
 
     fn blob(&self, key: &str) -> PathBuf {
@@ -260,47 +375,40 @@ impl ObjectStore for LocalObjects {
 /// How many first bytes are enough to tell a file's type.
 const HEAD_BYTES: usize = 16;
 
-async fn stream_to_file(
+async fn stream_to_file<E>(
     path: &Path,
     content_type: &str,
     length: u64,
-    mut body: Body,
-) -> Result<(), ApiError> {
-    use http_body_util::BodyExt as _;
+    mut body: impl Stream<Item = Result<Bytes, E>> + Unpin,
+) -> Result<(), ReceiveError> {
     use tokio::io::AsyncWriteExt as _;
     let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
     let (mut received, mut head) = (0u64, Vec::with_capacity(HEAD_BYTES));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ApiError::BadRequest("the upload was interrupted".into()))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+    while let Some(data) = body.next().await {
+        let data = data.map_err(|_| ReceiveError::Interrupted)?;
         received += data.len() as u64;
         if received > length {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ReceiveError::TooLarge);
         }
         if head.len() < HEAD_BYTES {
             let wanted = (HEAD_BYTES - head.len()).min(data.len());
             head.extend_from_slice(&data[..wanted]);
             let decided = head.len() == HEAD_BYTES || received == length;
             if decided && !super::head_matches(content_type, &head) {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "the content is not {content_type}"
-                )));
+                return Err(ReceiveError::WrongType(content_type.to_string()));
             }
         }
         file.write_all(&data).await.map_err(io_error)?;
     }
     if received != length {
-        return Err(ApiError::BadRequest(
-            "the body does not match Content-Length".into(),
-        ));
+        return Err(ReceiveError::WrongLength);
     }
-    file.sync_all().await.map_err(io_error)
+    file.sync_all().await.map_err(io_error)?;
+    Ok(())
 }
 
-fn io_error(error: std::io::Error) -> ApiError {
-    ApiError::Internal(format!("local object store: {error}"))
+fn io_error(error: std::io::Error) -> ObjectError {
+    ObjectError::Internal(format!("local object store: {error}"))
 }
 
 fn parent(path: &Path) -> &Path {
@@ -343,101 +451,4 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ObjectError::Internal(e.to_string()))?
         .map_err(|e| ObjectError::Internal(e.to_string()))
-}
-
-/// `GET` and `PUT /files/{key}`: the presigned URLs of [`LocalObjects`].
-/// Answers 404 when objects live in S3.
-pub fn files_router() -> Router<AppState> {
-    Router::new().route("/files/{*key}", get(download).put(upload))
-}
-
-#[derive(Deserialize)]
-struct Signed {
-    expires: Option<u64>,
-    signature: Option<String>,
-}
-
-fn local(state: &AppState) -> Result<Arc<LocalObjects>, ApiError> {
-    state.local_objects.clone().ok_or(ApiError::NotFound)
-}
-
-/// Refuses a missing, expired or non-matching signature.
-fn authorize(
-    objects: &LocalObjects,
-    method: &str,
-    key: &str,
-    signed: &Signed,
-    content: Option<(&str, u64)>,
-) -> Result<(), ApiError> {
-    let (Some(expires), Some(signature)) = (signed.expires, signed.signature.as_deref()) else {
-        return Err(ApiError::Forbidden("the URL is not signed".into()));
-    };
-    if expires <= now_epoch() {
-        return Err(ApiError::Forbidden("the URL has expired".into()));
-    }
-    let text = LocalObjects::signed_text(method, key, expires, content);
-    if objects.verify(&text, signature) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "the signature does not match this request".into(),
-        ))
-    }
-}
-
-async fn download(
-    State(state): State<AppState>,
-    UrlPath(key): UrlPath<String>,
-    Query(signed): Query<Signed>,
-) -> Result<Response, ApiError> {
-    let objects = local(&state)?;
-    authorize(&objects, "GET", &key, &signed, None)?;
-    let object = objects.get(&key).await?.ok_or(ApiError::NotFound)?;
-    let content_type = object
-        .content_type
-        .unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(header::CONTENT_TYPE, content_type)], object.body).into_response())
-}
-
-async fn upload(
-    State(state): State<AppState>,
-    UrlPath(key): UrlPath<String>,
-    Query(signed): Query<Signed>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let objects = local(&state)?;
-    let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
-    let declared = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    // The signature is checked first: without a length no signature matches
-    // (no URL is ever signed for u64::MAX bytes).
-    let claimed = Some((content_type, declared.unwrap_or(u64::MAX)));
-    authorize(&objects, "PUT", &key, &signed, claimed)?;
-    if objects.exists(&key).await {
-        return Err(ApiError::Forbidden("this upload URL has been used".into()));
-    }
-    let Some(length) = declared else {
-        return Err(ApiError::BadRequest("Content-Length is required".into()));
-    };
-    if let Err(refused) = objects.receive(&key, content_type, length, body).await {
-        if matches!(
-            refused,
-            ApiError::UnsupportedMediaType(_) | ApiError::PayloadTooLarge
-        ) {
-            let reason = refused.to_string();
-            if let Err(error) = crate::uploads::complete::refused(&state, &key, reason).await {
-                tracing::warn!(%error, "marking a refused upload failed");
-            }
-        }
-        return Err(refused);
-    }
-    // The local stand-in for S3's ObjectCreated notification.
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(error) = crate::events::object_created(&state, &key).await {
-            tracing::warn!(%error, "completing an upload failed");
-        }
-    });
-    Ok(StatusCode::OK)
 }

@@ -11,7 +11,7 @@ mod local;
 mod s3;
 mod sniff;
 
-pub use local::{LocalObjects, files_router};
+pub use local::{LocalObjects, ObjectEvent, ObjectEvents, ReceiveError, SignatureError};
 pub use s3::S3Objects;
 pub use sniff::{content_matches, head_matches};
 

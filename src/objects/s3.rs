@@ -14,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
 use super::{Object, ObjectError, ObjectInfo, ObjectStore, Presigned, check_key};
-use crate::store::now_epoch;
+use crate::clock::now_epoch;
 
 pub struct S3Objects {
     client: Client,

@@ -16,11 +16,11 @@ use lambda_http::{LambdaEvent, RequestExt, service_fn};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::state::AppState;
+use crate::reactions::Reactions;
 
-/// Serves HTTP events until the execution environment is shut down.
-pub async fn serve_http(state: AppState) -> Result<(), lambda_http::Error> {
-    let router = crate::app(state);
+/// Serves `router` for HTTP events until the execution environment is shut
+/// down.
+pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> {
     let service = tower::service_fn(move |request: lambda_http::Request| {
         let router = router.clone();
         async move {
@@ -34,12 +34,12 @@ pub async fn serve_http(state: AppState) -> Result<(), lambda_http::Error> {
 }
 
 /// Serves DynamoDB Stream batches and S3 notifications through
-/// [`crate::events::dispatch`].
-pub async fn serve_events(state: AppState) -> Result<(), lambda_http::Error> {
+/// [`super::events::dispatch`].
+pub async fn serve_events(reactions: Reactions) -> Result<(), lambda_http::Error> {
     let handler = service_fn(move |event: LambdaEvent<Value>| {
-        let state = state.clone();
+        let reactions = reactions.clone();
         async move {
-            crate::events::dispatch(&state, &event.payload)
+            super::events::dispatch(&reactions, &event.payload)
                 .await
                 .map_err(lambda_http::Error::from)
         }

@@ -31,8 +31,9 @@ use serde_json::{Number, Value};
 
 use super::{
     Condition, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write,
-    attr, is_expired, now_epoch,
+    attr, is_expired,
 };
+use crate::clock::now_epoch;
 
 /// Attaches a write's condition expression with exactly the names and
 /// values it uses.

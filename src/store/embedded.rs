@@ -21,7 +21,6 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{
@@ -32,8 +31,9 @@ use serde_json::Value;
 
 use super::{
     ChangeRecord, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table,
-    Write, attr, condition_holds, is_expired, now_epoch,
+    Write, attr, condition_holds, is_expired,
 };
+use crate::clock::now_epoch;
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
@@ -88,20 +88,6 @@ impl EmbeddedTable {
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let db = self.db.clone();
         blocking(move || purge_expired(&db, now_epoch())).await
-    }
-
-    /// Runs [`EmbeddedTable::purge_expired`] every `every` until the process ends.
-    pub fn spawn_purger(&self, every: Duration) {
-        let table = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                if let Err(error) = table.purge_expired().await {
-                    tracing::warn!(%error, "purging expired items failed");
-                }
-            }
-        });
     }
 }
 

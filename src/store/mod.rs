@@ -105,6 +105,17 @@ pub enum Condition {
     Equals { name: String, value: Value },
 }
 
+impl Condition {
+    /// The item must still be at `version` (optimistic locking: every
+    /// versioned item increases its `version` by one on each change).
+    pub fn version_is(version: u64) -> Self {
+        Condition::Equals {
+            name: "version".into(),
+            value: version.into(),
+        }
+    }
+}
+
 /// One write: a whole-item put or a delete.
 #[derive(Clone, Debug)]
 pub enum Write {
@@ -326,6 +337,23 @@ impl dyn Table {
     pub async fn delete(&self, key: Key, condition: Condition) -> Result<(), StoreError> {
         self.transact(vec![Write::Delete { key, condition }]).await
     }
+
+    /// Applies one write; `Ok(false)` when its condition did not hold (an
+    /// item exists already, or another writer changed it first).
+    pub async fn write_if(&self, write: Write) -> Result<bool, StoreError> {
+        match self.transact(vec![write]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl StoreError {
+    /// True when trying again later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// What a committed write did to one item: a DynamoDB Streams record with
@@ -370,14 +398,6 @@ impl ChangeRecord {
             }),
         }
     }
-}
-
-/// Seconds since the Unix epoch, the unit of `expires_at`.
-pub fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// True when an item carries an `expires_at` that has passed.

@@ -1,19 +1,21 @@
 //! HTTP handlers for `/todos`.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::TodosState;
 use super::model::{self, CreateTodo, Todo, UpdateTodo};
-use crate::auth::User;
-use crate::conditional::{IfNoneMatch, etag, etag_header, lost_race, precondition, version_is};
-use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::idempotency::{self, IdempotencyKey, StoredResponse};
-use crate::listing::{Listing, page_limit};
-use crate::state::AppState;
+use crate::http::auth::User;
+use crate::http::conditional::{IfMatch, IfNoneMatch, etag, etag_header};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency::{self, IdempotencyKey, StoredResponse};
+use crate::http::listing::{Listing, page_limit};
+use crate::ids::TodoId;
+use crate::keys;
 use crate::store::{Condition, Cursor, Query, Read, StoreError, Write};
 
 /// Query parameters of `GET /todos`.
@@ -38,12 +40,12 @@ pub struct ListParams {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_todos(
-    State(state): State<AppState>,
+    State(state): State<TodosState>,
     user: User,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Listing<Todo>>, ApiError> {
-    let mut query = Query::partition(model::partition(user.sub()));
-    query.sort_prefix = model::SORT_PREFIX.into();
+    let mut query = Query::partition(keys::user_partition(user.id()));
+    query.sort_prefix = keys::TODO_PREFIX.into();
     query.limit = page_limit(params.limit, 50, 100)?;
     query.filter = params
         .completed
@@ -66,32 +68,34 @@ pub async fn list_todos(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_todo(
-    State(state): State<AppState>,
+    State(state): State<TodosState>,
     user: User,
     IdempotencyKey(idempotency_key): IdempotencyKey,
     ApiJson(input): ApiJson<CreateTodo>,
 ) -> Result<Response, ApiError> {
     let fingerprint = idempotency::fingerprint(&input);
     let todo = input.into_todo()?;
-    let sub = user.sub();
+    let owner = user.id();
     let put = Write::Put {
-        item: model::to_item(sub, &todo),
+        item: model::to_item(owner, &todo),
         condition: Condition::NotExists,
     };
     let Some(key) = idempotency_key else {
         state.table.transact(vec![put]).await?;
         return Ok(created(&todo).into_response());
     };
-    if let Some(first) = idempotency::replay(state.table.as_ref(), sub, &key, &fingerprint).await? {
+    if let Some(first) =
+        idempotency::replay(state.table.as_ref(), owner, &key, &fingerprint).await?
+    {
         return Ok(first.into_response());
     }
     let response = created(&todo);
-    let record = idempotency::record(sub, &key, fingerprint.clone(), response.clone());
+    let record = idempotency::record(owner, &key, fingerprint.clone(), response.clone());
     match state.table.transact(vec![put, record]).await {
         Ok(()) => Ok(response.into_response()),
         // A concurrent request with the same key won the race: answer as it did.
         Err(StoreError::ConditionFailed { index: 1 }) => {
-            idempotency::replay(state.table.as_ref(), sub, &key, &fingerprint)
+            idempotency::replay(state.table.as_ref(), owner, &key, &fingerprint)
                 .await?
                 .map(IntoResponse::into_response)
                 .ok_or_else(|| {
@@ -123,12 +127,12 @@ fn created(todo: &Todo) -> StoredResponse {
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_todo(
-    State(state): State<AppState>,
+    State(state): State<TodosState>,
     user: User,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<TodoId>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let todo = load(&state, &user, &id, Read::Eventual).await?;
+    let todo = load(&state, &user, id, Read::Eventual).await?;
     let tag = etag_header(todo.version);
     if if_none_match.hits(tag.to_str().unwrap_or_default()) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
@@ -149,26 +153,20 @@ pub async fn get_todo(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_todo(
-    State(state): State<AppState>,
+    State(state): State<TodosState>,
     user: User,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<TodoId>,
+    if_match: IfMatch,
     ApiJson(change): ApiJson<UpdateTodo>,
 ) -> Result<Response, ApiError> {
     // Read-modify-write on the latest version, never on a cached one.
-    let current = load(&state, &user, &id, Read::Strong).await?;
-    let precondition = precondition(&headers, &etag(current.version), "todo")?;
+    let current = load(&state, &user, id, Read::Strong).await?;
+    let write = if_match.check(&etag(current.version), "todo")?;
     let expected = current.version;
     let updated = change.apply_to(current)?;
-    let write = Write::Put {
-        item: model::to_item(user.sub(), &updated),
-        condition: version_is(expected),
-    };
-    match state.table.transact(vec![write]).await {
-        Ok(()) => Ok(with_etag(&updated)),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "todo")),
-        Err(e) => Err(e.into()),
-    }
+    let item = model::to_item(user.id(), &updated);
+    write.put(state.table.as_ref(), item, expected).await?;
+    Ok(with_etag(&updated))
 }
 
 /// Delete one of your todos (`If-Match` optional, as for PATCH).
@@ -181,31 +179,24 @@ pub async fn update_todo(
         (status = 412, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_todo(
-    State(state): State<AppState>,
+    State(state): State<TodosState>,
     user: User,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<TodoId>,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let current = load(&state, &user, &id, Read::Strong).await?;
-    let precondition = precondition(&headers, &etag(current.version), "todo")?;
-    let write = Write::Delete {
-        key: model::key(user.sub(), &id),
-        condition: version_is(current.version),
-    };
-    match state.table.transact(vec![write]).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::ConditionFailed { .. }) => Err(lost_race(precondition, "todo")),
-        Err(e) => Err(e.into()),
-    }
+    let current = load(&state, &user, id, Read::Strong).await?;
+    let write = if_match.check(&etag(current.version), "todo")?;
+    let key = keys::todo(user.id(), id);
+    write
+        .delete(state.table.as_ref(), key, current.version)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// The caller's todo `id`; 404 for a malformed id, a missing todo and another
-/// user's todo alike, so ids can't be probed.
-async fn load(state: &AppState, user: &User, id: &str, read: Read) -> Result<Todo, ApiError> {
-    if ulid::Ulid::from_string(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
-    let item = state.table.get(&model::key(user.sub(), id), read).await?;
+/// The caller's todo `id`; 404 for a missing todo and another user's todo
+/// alike (and, through [`ApiPath`], a malformed id), so ids can't be probed.
+async fn load(state: &TodosState, user: &User, id: TodoId, read: Read) -> Result<Todo, ApiError> {
+    let item = state.table.get(&keys::todo(user.id(), id), read).await?;
     let item = item.ok_or(ApiError::NotFound)?;
     model::from_item(&item)
 }

@@ -6,12 +6,21 @@
 mod handlers;
 pub mod model;
 
+use std::sync::Arc;
+
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::store::Table;
+
+/// What the todo routes use.
+#[derive(Clone)]
+pub struct TodosState {
+    /// The table, behind its read cache.
+    pub table: Arc<dyn Table>,
+}
 
 /// The `/todos` routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<TodosState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::list_todos, handlers::create_todo))
         .routes(routes!(

@@ -1,16 +1,18 @@
 //! What a todo is, what clients may send, and how it is stored.
 //!
 //! Input types validate on the way in (`into_todo`, `apply_to`), so the
-//! handlers only ever see valid todos. In the table a todo lives at
-//! `PK = USER#{sub}`, `SK = TODO#{ulid}`: a user's todos are one partition,
-//! listed in creation order, and no key can reach another user's partition.
+//! handlers only ever see valid todos. In the table a todo lives in its
+//! owner's partition ([`crate::keys::todo`]): a user's todos are listed in
+//! creation order, and no key can reach another user's partition.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldError};
-use crate::store::{Item, Key};
+use crate::http::error::{ApiError, FieldError};
+use crate::ids::{TodoId, UserId};
+use crate::keys;
+use crate::store::Item;
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const NOTES_MAX_CHARS: usize = 10_000;
@@ -19,8 +21,8 @@ pub const NOTES_MAX_CHARS: usize = 10_000;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Todo {
     /// A ULID: sortable by creation time.
-    #[schema(example = "01JD6Z1Q5V3M7Z8R9X2K4N6P8T")]
-    pub id: String,
+    #[schema(value_type = String, example = "01JD6Z1Q5V3M7Z8R9X2K4N6P8T")]
+    pub id: TodoId,
     pub title: String,
     pub notes: String,
     pub completed: bool,
@@ -77,7 +79,7 @@ impl CreateTodo {
         }
         let now = OffsetDateTime::now_utc();
         Ok(Todo {
-            id: ulid::Ulid::new().to_string(),
+            id: TodoId::new(),
             title,
             notes: self.notes,
             completed: self.completed,
@@ -151,20 +153,8 @@ fn present_due<'de, D: Deserializer<'de>>(
     time::serde::rfc3339::option::deserialize(d).map(Some)
 }
 
-/// The table key of a user's todo.
-pub fn key(sub: &str, id: &str) -> Key {
-    Key::new(partition(sub), format!("{SORT_PREFIX}{id}"))
-}
-
-/// The partition holding all of a user's items.
-pub fn partition(sub: &str) -> String {
-    format!("USER#{sub}")
-}
-
-pub const SORT_PREFIX: &str = "TODO#";
-
-pub fn to_item(sub: &str, todo: &Todo) -> Item {
-    crate::store::encode(todo, &key(sub, &todo.id))
+pub fn to_item(user: &UserId, todo: &Todo) -> Item {
+    crate::store::encode(todo, &keys::todo(user, todo.id))
 }
 
 pub fn from_item(item: &Item) -> Result<Todo, ApiError> {

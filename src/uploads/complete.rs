@@ -15,35 +15,26 @@ use std::time::Duration;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
+use super::UploadsState;
 use super::inspect::{self, content_matches, is_image};
 use super::model::{self, Status, Thumbnail, Upload};
-use crate::conditional::version_is;
-use crate::state::AppState;
-use crate::store::{Read, StoreError, Write};
+use crate::ids::UserId;
+use crate::keys;
+use crate::reaction::ReactionError;
+use crate::store::{Condition, Read, Write};
 
 /// Thumbnailing one image may take at most this long.
 const THUMBNAIL_TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// Handles "object `key` was created". `Err` = deliver again later.
-pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
-    let Some((sub, id)) = model::parse_object_key(key) else {
-        return Ok(()); // thumbnails and anything else: not ours to complete
+/// Handles "object `key` was created".
+pub async fn on_object_created(state: &UploadsState, key: &str) -> Result<(), ReactionError> {
+    let Some((owner, upload)) = pending_or_done(state, key).await? else {
+        return Ok(()); // thumbnails, deleted uploads, anything else: not ours
     };
-    let item = state
-        .table
-        .get(&model::key(sub, id), Read::Strong)
-        .await
-        .map_err(|e| e.to_string())?;
-    let Some(item) = item else {
-        return Ok(()); // deleted, or never created through the API
-    };
-    let upload = model::from_item(&item).map_err(|e| e.to_string())?;
-    if upload.key != key {
-        return Ok(());
-    }
-    let Some(object) = state.objects.get(key).await.map_err(|e| e.to_string())? else {
+    let Some(object) = state.objects.get(key).await? else {
         return Ok(());
     };
+    let sub = &owner;
     match upload.status {
         Status::Pending => {}
         // An S3 upload URL stays usable until it expires, so bytes can land
@@ -66,26 +57,49 @@ pub async fn object_created(state: &AppState, key: &str) -> Result<(), String> {
     if verdict.is_err() {
         delete_object(state, key).await?;
     } else {
-        store_thumbnails(state, &upload, verdict.as_ref().ok()).await?;
+        store_thumbnails(state, verdict.as_ref().ok()).await?;
     }
     save(state, sub, &finished, upload.version).await
 }
 
-/// Writes the upload's new state if it is still at `expected` (else a
-/// concurrent delivery already did).
-async fn save(state: &AppState, sub: &str, upload: &Upload, expected: u64) -> Result<(), String> {
-    let write = Write::Put {
-        item: model::to_item(sub, upload),
-        condition: version_is(expected),
+/// The upload whose object is at `key`, with its owner; `None` when the key
+/// is no upload's (a thumbnail) or its upload is gone.
+async fn pending_or_done(
+    state: &UploadsState,
+    key: &str,
+) -> Result<Option<(UserId, Upload)>, ReactionError> {
+    let Some((owner, id)) = keys::parse_upload_object(key) else {
+        return Ok(None);
     };
-    match state.table.transact(vec![write]).await {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+    let item = state
+        .table
+        .get(&keys::upload(&owner, id), Read::Strong)
+        .await?;
+    let Some(item) = item else {
+        return Ok(None); // deleted, or never created through the API
+    };
+    let upload = model::from_item(&item).map_err(|e| ReactionError::Drop(e.to_string()))?;
+    Ok((upload.key == key).then_some((owner, upload)))
 }
 
-async fn delete_object(state: &AppState, key: &str) -> Result<(), String> {
-    state.objects.delete(key).await.map_err(|e| e.to_string())
+/// Writes the upload's new state if it is still at `expected` (else a
+/// concurrent delivery already did).
+async fn save(
+    state: &UploadsState,
+    owner: &UserId,
+    upload: &Upload,
+    expected: u64,
+) -> Result<(), ReactionError> {
+    let write = Write::Put {
+        item: model::to_item(owner, upload),
+        condition: Condition::version_is(expected),
+    };
+    state.table.write_if(write).await?;
+    Ok(())
+}
+
+async fn delete_object(state: &UploadsState, key: &str) -> Result<(), ReactionError> {
+    Ok(state.objects.delete(key).await?)
 }
 
 /// The cheap checks again, for an object that was already accepted.
@@ -95,20 +109,19 @@ fn still_valid(upload: &Upload, body: &[u8]) -> bool {
 
 /// Marks the pending upload at `key` failed for `reason` (the local store
 /// refused its bytes while they arrived).
-pub async fn refused(state: &AppState, key: &str, reason: String) -> Result<(), String> {
-    let Some((sub, id)) = model::parse_object_key(key) else {
+pub async fn on_object_refused(
+    state: &UploadsState,
+    key: &str,
+    reason: &str,
+) -> Result<(), ReactionError> {
+    let Some((owner, upload)) = pending_or_done(state, key).await? else {
         return Ok(());
     };
-    let item = state.table.get(&model::key(sub, id), Read::Strong).await;
-    let Some(item) = item.map_err(|e| e.to_string())? else {
-        return Ok(());
-    };
-    let upload = model::from_item(&item).map_err(|e| e.to_string())?;
     if upload.status != Status::Pending {
         return Ok(());
     }
-    let failed = finish(upload.clone(), Status::Failed, Some(reason), vec![]);
-    save(state, sub, &failed, upload.version).await
+    let failed = finish(upload.clone(), Status::Failed, Some(reason.into()), vec![]);
+    save(state, &owner, &failed, upload.version).await
 }
 
 /// Size, type and (for images) thumbnails; `Err` is the reason to refuse.
@@ -138,7 +151,7 @@ async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, 
                 size: e.size,
                 width: e.width,
                 height: e.height,
-                key: model::thumbnail_key(&upload.key, e.size),
+                key: keys::thumbnail_object(&upload.key, e.size),
             };
             (thumbnail, Bytes::from(e.jpeg))
         })
@@ -146,16 +159,15 @@ async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, 
 }
 
 async fn store_thumbnails(
-    state: &AppState,
-    upload: &Upload,
+    state: &UploadsState,
     thumbnails: Option<&Vec<(Thumbnail, Bytes)>>,
-) -> Result<(), String> {
+) -> Result<(), ReactionError> {
     for (thumbnail, jpeg) in thumbnails.into_iter().flatten() {
+        let jpeg = jpeg.clone();
         state
             .objects
-            .put(&thumbnail.key, jpeg.clone(), "image/jpeg")
-            .await
-            .map_err(|e| format!("storing a thumbnail of {}: {e}", upload.id))?;
+            .put(&thumbnail.key, jpeg, "image/jpeg")
+            .await?;
     }
     Ok(())
 }

@@ -2,18 +2,20 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::UploadsState;
 use super::model::{self, CreateUpload, Status, ThumbnailView, Upload, UploadTicket, UploadView};
-use crate::auth::User;
-use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::listing::{Listing, page_limit};
-use crate::state::AppState;
+use crate::http::auth::User;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::listing::{Listing, page_limit};
+use crate::ids::UploadId;
+use crate::keys;
 use crate::store::{Condition, Cursor, Key, Query, Read, Write};
 
 /// How long an upload URL is valid.
@@ -32,11 +34,11 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_upload(
-    State(state): State<AppState>,
+    State(state): State<UploadsState>,
     user: User,
     ApiJson(input): ApiJson<CreateUpload>,
 ) -> Result<Response, ApiError> {
-    let upload = input.into_upload(user.sub(), &state.config.uploads)?;
+    let upload = input.into_upload(user.id(), &state.rules)?;
     let url = state
         .objects
         .presign_put(
@@ -47,7 +49,7 @@ pub async fn create_upload(
         )
         .await?;
     let write = Write::Put {
-        item: model::to_item(user.sub(), &upload),
+        item: model::to_item(user.id(), &upload),
         condition: Condition::NotExists,
     };
     state.table.transact(vec![write]).await?;
@@ -75,15 +77,15 @@ pub struct ListParams {
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_uploads(
-    State(state): State<AppState>,
+    State(state): State<UploadsState>,
     user: User,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Listing<UploadView>>, ApiError> {
     let query = Query {
-        sort_prefix: model::SORT_PREFIX.into(),
+        sort_prefix: keys::UPLOAD_PREFIX.into(),
         limit: page_limit(params.limit, 50, 100)?,
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
-        ..Query::partition(crate::todos::model::partition(user.sub()))
+        ..Query::partition(keys::user_partition(user.id()))
     };
     let page = state.table.query(&query, Read::Eventual).await?;
     let mut items = Vec::with_capacity(page.items.len());
@@ -105,11 +107,11 @@ pub async fn list_uploads(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_upload(
-    State(state): State<AppState>,
+    State(state): State<UploadsState>,
     user: User,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<UploadId>,
 ) -> Result<axum::Json<UploadView>, ApiError> {
-    let upload = load(&state, &user, &id).await?;
+    let upload = load(&state, &user, id).await?;
     Ok(axum::Json(view(&state, upload).await?))
 }
 
@@ -122,32 +124,28 @@ pub async fn get_upload(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_upload(
-    State(state): State<AppState>,
+    State(state): State<UploadsState>,
     user: User,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<UploadId>,
 ) -> Result<StatusCode, ApiError> {
-    let upload = load(&state, &user, &id).await?;
+    let upload = load(&state, &user, id).await?;
     for key in std::iter::once(&upload.key).chain(upload.thumbnails.iter().map(|t| &t.key)) {
         state.objects.delete(key).await?;
     }
     let write = Write::Delete {
-        key: model::key(user.sub(), &id),
+        key: keys::upload(user.id(), id),
         condition: Condition::None,
     };
     state.table.transact(vec![write]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The caller's upload `id`; 404 for a malformed id, a missing upload and
-/// another user's upload alike.
-/// One upload. A pending one is read again past the cache: completion is
+/// The caller's upload `id`; 404 for a missing upload and another user's
+/// upload alike. A pending one is read again past the cache: completion is
 /// written by whichever process handled the storage event (on AWS, the
 /// events function), which this process's cache does not hear about.
-async fn load(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiError> {
-    if ulid::Ulid::from_string(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
-    let key = model::key(user.sub(), id);
+async fn load(state: &UploadsState, user: &User, id: UploadId) -> Result<Upload, ApiError> {
+    let key = keys::upload(user.id(), id);
     let mut upload = read(state, &key, Read::Eventual).await?;
     if upload.status == Status::Pending {
         upload = read(state, &key, Read::Strong).await?;
@@ -155,7 +153,7 @@ async fn load(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiErro
     Ok(upload)
 }
 
-async fn read(state: &AppState, key: &Key, read: Read) -> Result<Upload, ApiError> {
+async fn read(state: &UploadsState, key: &Key, read: Read) -> Result<Upload, ApiError> {
     let item = state
         .table
         .get(key, read)
@@ -164,7 +162,7 @@ async fn read(state: &AppState, key: &Key, read: Read) -> Result<Upload, ApiErro
     model::from_item(&item)
 }
 
-async fn view(state: &AppState, upload: Upload) -> Result<UploadView, ApiError> {
+async fn view(state: &UploadsState, upload: Upload) -> Result<UploadView, ApiError> {
     let ready = upload.status == Status::Ready;
     let download = match ready {
         true => Some(

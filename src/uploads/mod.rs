@@ -4,7 +4,7 @@
 //!
 //! The service never carries the bytes on the S3 path: `POST /uploads`
 //! signs a PUT URL for a key it builds itself; the object's arrival
-//! triggers [`complete::object_created`] (S3 event on Lambda, the local
+//! triggers [`complete::on_object_created`] (S3 event on Lambda, the local
 //! store's notification on a laptop), which checks the content and makes
 //! the thumbnails.
 
@@ -13,12 +13,27 @@ mod handlers;
 pub mod inspect;
 pub mod model;
 
+use std::sync::Arc;
+
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::config::UploadRules;
+use crate::objects::ObjectStore;
+use crate::store::Table;
+
+/// What the upload routes and their completion use.
+#[derive(Clone)]
+pub struct UploadsState {
+    /// The table, behind its read cache.
+    pub table: Arc<dyn Table>,
+    /// Where the bytes live: S3 or the local directory.
+    pub objects: Arc<dyn ObjectStore>,
+    /// What `POST /uploads` accepts.
+    pub rules: UploadRules,
+}
 
 /// The `/uploads` routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<UploadsState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::list_uploads, handlers::create_upload))
         .routes(routes!(handlers::get_upload, handlers::delete_upload))

@@ -1,25 +1,24 @@
 //! What an upload is, what clients may ask for, and where its bytes live.
 //!
-//! An upload item lives next to the user's todos (`PK = USER#{sub}`,
-//! `SK = UPLOAD#{ulid}`); its object at `users/{sub}/uploads/{id}/{name}`,
-//! its thumbnails at `thumbs/users/{sub}/uploads/{id}/{size}.jpg`. The object
-//! key is built here from the caller's `sub`, a fresh id and a sanitised
-//! file name, never from a client-supplied path.
+//! An upload item lives in its owner's partition, next to their todos; its
+//! object and thumbnails under the owner's folder ([`crate::keys`]). The
+//! object key is built from the caller's id, a fresh id and a sanitised file
+//! name, never from a client-supplied path.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldError};
+use crate::config::UploadRules;
+use crate::http::error::{ApiError, FieldError};
+use crate::ids::{UploadId, UserId};
+use crate::keys;
 use crate::objects::Presigned;
-use crate::store::{Item, Key};
+use crate::store::Item;
 
 /// The longest file name kept, in bytes (S3 keys allow 1024 in all).
 pub const NAME_MAX_BYTES: usize = 200;
-pub const SORT_PREFIX: &str = "UPLOAD#";
-/// Where thumbnails live; the completion reaction ignores this prefix.
-pub const THUMBS_PREFIX: &str = "thumbs/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -47,7 +46,7 @@ pub struct Thumbnail {
 /// A stored upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Upload {
-    pub id: String,
+    pub id: UploadId,
     pub filename: String,
     pub key: String,
     pub content_type: String,
@@ -78,7 +77,8 @@ pub struct CreateUpload {
 /// The answer to `POST /uploads`: where and how to send the bytes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadTicket {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: UploadId,
     #[serde(flatten)]
     pub upload: Presigned,
 }
@@ -86,7 +86,8 @@ pub struct UploadTicket {
 /// An upload as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: UploadId,
     pub filename: String,
     pub content_type: String,
     pub size: u64,
@@ -109,16 +110,9 @@ pub struct ThumbnailView {
     pub download: Presigned,
 }
 
-/// What the service accepts, from the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UploadRules {
-    pub max_bytes: u64,
-    pub types: Vec<String>,
-}
-
 impl CreateUpload {
     /// A pending upload for `sub`, or every field error at once.
-    pub fn into_upload(self, sub: &str, rules: &UploadRules) -> Result<Upload, ApiError> {
+    pub fn into_upload(self, owner: &UserId, rules: &UploadRules) -> Result<Upload, ApiError> {
         let mut errors = Vec::new();
         let filename = safe_name(&self.filename);
         if filename.is_none() {
@@ -139,10 +133,10 @@ impl CreateUpload {
         let Some(filename) = filename.filter(|_| errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
-        let id = ulid::Ulid::new().to_string();
+        let id = UploadId::new();
         let now = OffsetDateTime::now_utc();
         Ok(Upload {
-            key: object_key(sub, &id, &filename),
+            key: keys::upload_object(owner, id, &filename),
             id,
             filename,
             content_type,
@@ -180,36 +174,8 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
-pub fn object_key(sub: &str, id: &str, filename: &str) -> String {
-    format!("users/{sub}/uploads/{id}/{filename}")
-}
-
-pub fn thumbnail_key(upload_key: &str, size: u32) -> String {
-    let folder = upload_key
-        .rsplit_once('/')
-        .map_or(upload_key, |(dir, _)| dir);
-    format!("{THUMBS_PREFIX}{folder}/{size}.jpg")
-}
-
-/// The owner and id of an upload object's key; `None` for any other key.
-pub fn parse_object_key(key: &str) -> Option<(&str, &str)> {
-    let rest = key.strip_prefix("users/")?;
-    let (sub, rest) = rest.split_once('/')?;
-    let rest = rest.strip_prefix("uploads/")?;
-    let (id, _name) = rest.split_once('/')?;
-    ulid::Ulid::from_string(id).ok()?;
-    Some((sub, id))
-}
-
-pub fn key(sub: &str, id: &str) -> Key {
-    Key::new(
-        crate::todos::model::partition(sub),
-        format!("{SORT_PREFIX}{id}"),
-    )
-}
-
-pub fn to_item(sub: &str, upload: &Upload) -> Item {
-    crate::store::encode(upload, &key(sub, &upload.id))
+pub fn to_item(owner: &UserId, upload: &Upload) -> Item {
+    crate::store::encode(upload, &keys::upload(owner, upload.id))
 }
 
 pub fn from_item(item: &Item) -> Result<Upload, ApiError> {
@@ -239,20 +205,5 @@ mod tests {
             assert_eq!(safe_name(raw).as_deref(), expected, "{raw:?}");
         }
         assert!(safe_name(&"é".repeat(500)).unwrap().len() <= NAME_MAX_BYTES);
-    }
-
-    #[test]
-    fn keys_parse_back_and_thumbnails_live_apart() {
-        let id = ulid::Ulid::new().to_string();
-        let key = object_key("sub-1", &id, "a b.png");
-        assert_eq!(parse_object_key(&key), Some(("sub-1", id.as_str())));
-        let thumb = thumbnail_key(&key, 256);
-        assert!(thumb.starts_with(THUMBS_PREFIX));
-        assert_eq!(
-            parse_object_key(&thumb),
-            None,
-            "thumbnails never trigger completion"
-        );
-        assert_eq!(parse_object_key("users/x/uploads/not-an-id/a"), None);
     }
 }

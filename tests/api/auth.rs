@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use atrium::auth::{Claims, LocalIssuer};
-use atrium::store::now_epoch;
+use atrium::clock::now_epoch;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, spawn_custom};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 fn valid_claims(app: &TestApp) -> Claims {
     Claims {
@@ -168,15 +168,17 @@ async fn me_shows_the_token_identity() {
 
 #[tokio::test]
 async fn group_only_routes_answer_403_to_others() {
-    let app = spawn_custom(&[], |routes| {
-        routes.route(
-            "/authors-only",
-            get(|user: atrium::auth::User| async move {
-                user.require_group("authors").map(|()| "welcome")
-            }),
-        )
-    })
-    .await;
+    let app = TestApp::builder()
+        .with_routes(|routes| {
+            routes.route(
+                "/authors-only",
+                get(|user: atrium::http::auth::User| async move {
+                    user.require_group("authors").map(|()| "welcome")
+                }),
+            )
+        })
+        .spawn()
+        .await;
     assert_eq!(
         app.get("/authors-only", &app.token_in("ann", &["authors"]).await)
             .await
@@ -212,11 +214,11 @@ async fn remote_jwks_is_fetched_once_and_refetched_at_most_once_per_cooldown() {
     let alice = cognito.token("alice").await;
     let stranger = LocalIssuer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
 
-    let app = spawn_app_with(&[
-        ("APP_JWKS_URL", &jwks_url),
-        ("APP_JWKS_REFETCH_COOLDOWN", "60s"),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .with_env("APP_JWKS_URL", &jwks_url)
+        .with_env("APP_JWKS_REFETCH_COOLDOWN", "60s")
+        .spawn()
+        .await;
     let forged = stranger.sign(&valid_claims(&app));
     let answers = futures::future::join_all((0..20).map(|_| app.get("/me", &alice))).await;
     assert!(answers.iter().all(|r| r.status() == 200));
@@ -234,11 +236,11 @@ async fn remote_jwks_is_fetched_once_and_refetched_at_most_once_per_cooldown() {
     );
 
     // Past the cooldown, a burst of unknown kids makes exactly one refetch.
-    let app = spawn_app_with(&[
-        ("APP_JWKS_URL", &jwks_url),
-        ("APP_JWKS_REFETCH_COOLDOWN", "3s"),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .with_env("APP_JWKS_URL", &jwks_url)
+        .with_env("APP_JWKS_REFETCH_COOLDOWN", "3s")
+        .spawn()
+        .await;
     assert_eq!(app.get("/me", &alice).await.status(), 200);
     assert_eq!(jwks_fetches(&cognito).await, 2);
     tokio::time::sleep(Duration::from_millis(3200)).await;
@@ -267,7 +269,11 @@ async fn unreachable_jwks_with_no_cached_key_is_503() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/jwks.json", closed.local_addr().unwrap());
     drop(closed);
-    let app = spawn_app_with(&[("APP_JWKS_URL", &url), ("APP_JWKS_FETCH_TIMEOUT", "1s")]).await;
+    let app = TestApp::builder()
+        .with_env("APP_JWKS_URL", &url)
+        .with_env("APP_JWKS_FETCH_TIMEOUT", "1s")
+        .spawn()
+        .await;
     let token = app
         .issuer
         .mint(&app.config.auth, "alice", &[], Duration::from_secs(60));

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use serde_json::{Value, json};
 
 use crate::emulator::{REGION, moto_url, sdk, unique};
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 const NEEDS_MOTO: &str = "run through ./scripts/test, which starts moto";
 
@@ -202,7 +202,11 @@ async fn an_outage_answers_503_and_the_service_recovers_without_a_restart() {
     migrate(&dynamo.url(), &table);
     // Cognito stays on the shared moto; the table lives on the private one.
     let endpoint = dynamo.url();
-    let app = spawn_app_with(&[("AWS_ENDPOINT_URL", &endpoint), ("APP_TABLE", &table)]).await;
+    let app = TestApp::builder()
+        .with_env("AWS_ENDPOINT_URL", &endpoint)
+        .with_env("APP_TABLE", &table)
+        .spawn()
+        .await;
     let alice = app.token("alice").await;
     app.new_todo(&alice, "before the outage").await;
 
@@ -254,13 +258,13 @@ async fn throttling_dynamodb() -> (String, Arc<AtomicUsize>) {
 #[ignore = "needs the test credentials ./scripts/test exports"]
 async fn throttling_is_retried_then_answered_503_with_retry_after() {
     let (endpoint, calls) = throttling_dynamodb().await;
-    let app = spawn_app_with(&[
-        ("APP_STORE", "dynamodb"),
-        ("APP_TABLE", "throttled"),
-        ("AWS_ENDPOINT_URL", &endpoint),
-        ("AWS_REGION", REGION),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .with_env("APP_STORE", "dynamodb")
+        .with_env("APP_TABLE", "throttled")
+        .with_env("AWS_ENDPOINT_URL", &endpoint)
+        .with_env("AWS_REGION", REGION)
+        .spawn()
+        .await;
     let alice = app.token("alice").await;
     let response = app.list_todos(&alice, "").await;
     assert_eq!(response.headers()["retry-after"], "2");

@@ -279,7 +279,7 @@ async fn an_item_leaving_a_gsi_partition_leaves_its_cached_queries() {
 #[tokio::test]
 async fn expired_items_are_invisible_and_purged() {
     let f = Fixture::new(CacheConfig::default());
-    let past = atrium::store::now_epoch() - 10;
+    let past = atrium::clock::now_epoch() - 10;
     f.put_behind_the_cache(item("P", "old", json!({ "expires_at": past })))
         .await;
     f.put_behind_the_cache(item("P", "new", json!({ "expires_at": past + 3600 })))

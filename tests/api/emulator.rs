@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use atrium::config::AwsConfig;
+use atrium::aws::AwsConfig;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 

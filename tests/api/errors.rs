@@ -5,7 +5,7 @@ use axum::routing::get;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_custom};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn malformed_bodies() {
@@ -105,7 +105,10 @@ async fn a_panicking_handler_answers_500_and_the_process_keeps_serving() {
     async fn boom() -> &'static str {
         panic!("kaboom: secret detail")
     }
-    let app = spawn_custom(&[], |routes| routes.route("/boom", get(boom))).await;
+    let app = TestApp::builder()
+        .with_routes(|routes| routes.route("/boom", get(boom)))
+        .spawn()
+        .await;
     let problem = assert_problem(app.get_public("/boom").await, 500).await;
     assert!(
         !problem.to_string().contains("kaboom"),
@@ -116,13 +119,16 @@ async fn a_panicking_handler_answers_500_and_the_process_keeps_serving() {
 
 #[tokio::test]
 async fn slow_handlers_time_out_with_503() {
-    let app = spawn_custom(&[("APP_REQUEST_TIMEOUT", "200ms")], |routes| {
-        routes.route(
-            "/slow",
-            get(|| async { tokio::time::sleep(std::time::Duration::from_secs(5)).await }),
-        )
-    })
-    .await;
+    let app = TestApp::builder()
+        .with_env("APP_REQUEST_TIMEOUT", "200ms")
+        .with_routes(|routes| {
+            routes.route(
+                "/slow",
+                get(|| async { tokio::time::sleep(std::time::Duration::from_secs(5)).await }),
+            )
+        })
+        .spawn()
+        .await;
     assert_problem(app.get_public("/slow").await, 503).await;
 }
 
@@ -143,7 +149,10 @@ async fn request_ids_are_generated_or_echoed() {
 
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
-    let app = spawn_app_with(&[("APP_CORS_ORIGINS", "https://app.example.com")]).await;
+    let app = TestApp::builder()
+        .with_env("APP_CORS_ORIGINS", "https://app.example.com")
+        .spawn()
+        .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/todos"))
@@ -194,7 +203,9 @@ async fn large_responses_are_compressed_on_request_and_small_ones_not() {
     assert!(small.headers().get("content-encoding").is_none());
     assert!(!varies(&small));
     let body = small.bytes().await.unwrap();
-    assert!(body.len() > 32 && body.len() < usize::from(atrium::COMPRESS_FROM_BYTES));
+    assert!(
+        body.len() > 32 && body.len() < usize::from(atrium::http::middleware::COMPRESS_FROM_BYTES)
+    );
 }
 
 #[tokio::test]
@@ -223,7 +234,7 @@ async fn health_readiness_and_docs() {
         "Swagger UI is served from the binary"
     );
     let jwks = app.get_public("/.well-known/jwks.json").await;
-    if app.state.local_issuer.is_none() {
+    if app.backends().local_issuer.is_none() {
         // Cognito publishes the keys; this service has none of its own.
         assert_problem(jwks, 404).await;
         return;

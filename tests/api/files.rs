@@ -8,10 +8,10 @@ use atrium::objects::{Folder, Presigned};
 use bytes::Bytes;
 use reqwest::Method;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app};
 
 fn folder(app: &TestApp, prefix: &str) -> Folder {
-    Folder::new(app.state.objects.clone(), prefix).unwrap()
+    Folder::new(app.backends().objects.clone(), prefix).unwrap()
 }
 
 /// Sends what a presigned request says, with `body`.
@@ -117,8 +117,8 @@ async fn a_folder_sees_and_touches_only_its_own_objects() {
 #[tokio::test]
 async fn local_urls_refuse_tampering_expiry_and_other_sizes() {
     // An empty APP_BUCKET selects the local store on either backend.
-    let app = spawn_app_with(&[("APP_BUCKET", "")]).await;
-    assert!(app.state.local_objects.is_some());
+    let app = TestApp::builder().with_env("APP_BUCKET", "").spawn().await;
+    assert!(app.backends().local_objects.is_some());
     let alice = folder(&app, "users/alice/");
     let put = alice
         .presign_put(

@@ -1,5 +1,6 @@
-//! `spawn_app()` and `TestApp`: one method per endpoint, so tests read as
-//! what a client does.
+//! `spawn_app()`, `TestApp::builder()` and `TestApp`: one method per
+//! endpoint, so tests read as what a client does, and `drain_reactions()`,
+//! so a test waits for exactly the background work it caused.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use atrium::app::{Application, Backends, Workers};
 use atrium::auth::LocalIssuer;
 use atrium::config::Config;
 use atrium::runtime::Server;
-use atrium::state::AppState;
 use axum::Router;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -21,7 +22,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub config: Config,
-    pub state: AppState,
+    /// The service under test, for its backends and reactions.
+    pub app: Application,
+    /// Its workers, for [`TestApp::drain_reactions`].
+    workers: Workers,
     pub issuer: LocalIssuer,
     /// The emulated AWS resources, when the suite runs against moto.
     pub aws: Option<AwsFixture>,
@@ -61,59 +65,105 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+    TestApp::builder().spawn().await
 }
 
-/// Starts the service with extra environment settings.
-pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    spawn_custom(vars, |routes| routes).await
+/// How a test's service starts: extra environment, extra routes.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    vars: Vec<(String, String)>,
+    routes: Option<Box<dyn FnOnce(Router) -> Router>>,
 }
 
-/// Starts the service with extra routes inside the real middleware stack.
-/// Against moto (see [`crate::emulator`]) it gets fresh AWS resources; `vars`
-/// override either way.
-pub async fn spawn_custom(
-    vars: &[(&str, &str)],
-    extend: impl FnOnce(Router<AppState>) -> Router<AppState>,
-) -> TestApp {
-    let aws = match moto_url() {
-        Some(url) => Some(AwsFixture::create(&url).await),
-        None => None,
-    };
-    let dir = fresh_data_dir();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("APP_DATA_DIR".into(), dir.path().display().to_string()),
-        ("APP_ADDR".into(), addr.to_string()),
-    ]);
-    env.extend(aws.iter().flat_map(AwsFixture::vars));
-    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
-    let state = AppState::build(config.clone()).await.expect("app state");
-    let (routes, openapi) = atrium::routes();
-    let routes = extend(routes)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi));
-    let router = atrium::with_middleware(routes, state.clone());
-    let server = Server::on(listener, router, Duration::from_secs(5));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stop_rx.await;
-    }));
-    let issuer = LocalIssuer::load_or_create(dir.path()).expect("issuer");
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-        config,
-        state,
-        issuer,
-        aws,
-        _dir: dir,
-        shutdown: Some(stop_tx),
+impl TestAppBuilder {
+    /// Sets one environment variable of the service's configuration.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds routes inside the real middleware stack.
+    pub fn with_routes(mut self, extend: impl FnOnce(Router) -> Router + 'static) -> Self {
+        self.routes = Some(Box::new(extend));
+        self
+    }
+
+    /// Starts the service as the binary does (router and workers) on a
+    /// random port with a fresh data directory. Against moto (see
+    /// [`crate::emulator`]) it gets fresh AWS resources; `with_env` overrides
+    /// either way.
+    pub async fn spawn(self) -> TestApp {
+        let aws = match moto_url() {
+            Some(url) => Some(AwsFixture::create(&url).await),
+            None => None,
+        };
+        let dir = fresh_data_dir();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("APP_DATA_DIR".into(), dir.path().display().to_string()),
+            ("APP_ADDR".into(), addr.to_string()),
+        ]);
+        env.extend(aws.iter().flat_map(AwsFixture::vars));
+        env.extend(self.vars);
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
+        let mut app = Application::build(config.clone()).await.expect("app");
+        let workers = app.start_workers();
+        let router = match self.routes {
+            Some(extend) => app.router_with(extend),
+            None => app.router(),
+        };
+        let server = Server::on(listener, router, Duration::from_secs(5));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stop_rx.await;
+        }));
+        let issuer = LocalIssuer::load_or_create(dir.path()).expect("issuer");
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            config,
+            app,
+            workers,
+            issuer,
+            aws,
+            _dir: dir,
+            shutdown: Some(stop_tx),
+        }
     }
 }
 
 impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    pub fn backends(&self) -> &Backends {
+        self.app.backends()
+    }
+
+    /// Runs every reaction the requests so far caused, to completion: the
+    /// local workers' feeds, or, against moto, the table's DynamoDB Stream
+    /// records handed to the Lambda event mode's dispatcher as Lambda
+    /// would. Returns how many changes or events were handled.
+    pub async fn drain_reactions(&self) -> usize {
+        let handled = self.workers.drain().await;
+        let Some(aws) = &self.aws else {
+            return handled;
+        };
+        let event = aws.stream_event().await;
+        let records = event["Records"].as_array().map_or(0, Vec::len);
+        let answer = atrium::runtime::events::dispatch(self.app.reactions(), &event)
+            .await
+            .expect("the stream batch is handled");
+        assert_eq!(
+            answer["batchItemFailures"],
+            json!([]),
+            "stream records failed"
+        );
+        handled + records
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

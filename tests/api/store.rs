@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use atrium::clock::now_epoch;
 use atrium::store::{
     Condition, Cursor, DynamoTable, EmbeddedTable, Index, Item, Key, Query, Read, StoreError,
-    Table, Write, now_epoch,
+    Table, Write,
 };
 use serde_json::json;
 

@@ -3,14 +3,11 @@
 //! store's change feed delivers it; against moto the test plays Lambda's part
 //! and hands the table's real DynamoDB Stream records to the reaction.
 
-use std::time::Duration;
-
-use atrium::events::{react, records_from_dynamodb};
 use mail_parser::MessageParser;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::mail::sent;
 
 pub async fn subscribe(app: &TestApp, email: &str) -> Response {
@@ -21,31 +18,14 @@ pub async fn subscribe(app: &TestApp, email: &str) -> Response {
         .unwrap()
 }
 
-/// Delivers the table's changes to their reactions as Lambda would, when
-/// the table is DynamoDB (the embedded store's worker does it by itself).
-async fn deliver_stream(app: &TestApp) {
-    let Some(aws) = &app.aws else { return };
-    let event = serde_json::from_value(aws.stream_event().await).expect("a Lambda stream event");
-    for change in records_from_dynamodb(event).unwrap() {
-        react(&app.state, &change).await.unwrap();
-    }
-}
-
-/// The messages sent to `to`, once delivery has settled.
+/// The messages sent to `to` so far (run the reactions first:
+/// [`TestApp::drain_reactions`]).
 pub async fn mail_to(app: &TestApp, to: &str) -> Vec<Vec<u8>> {
-    let mine = |all: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
-        all.into_iter()
-            .filter(|raw| String::from_utf8_lossy(raw).contains(&format!("To: <{to}>")))
-            .collect()
-    };
-    for _ in 0..50 {
-        if !mine(sent_so_far(app).await).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await; // let any duplicate land
-    mine(sent_so_far(app).await)
+    let mine = format!("To: <{to}>");
+    let all = sent_so_far(app).await;
+    all.into_iter()
+        .filter(|raw| String::from_utf8_lossy(raw).contains(&mine))
+        .collect()
 }
 
 async fn sent_so_far(app: &TestApp) -> Vec<Vec<u8>> {
@@ -82,8 +62,8 @@ async fn a_subscriber_gets_exactly_one_welcome_email() {
     let again = subscribe(&app, &format!("  {}  ", email.to_uppercase())).await;
     assert_eq!(again.status(), 202);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
-    deliver_stream(&app).await;
-    deliver_stream(&app).await; // a redelivery changes nothing
+    app.drain_reactions().await;
+    app.drain_reactions().await; // a redelivery changes nothing
 
     let mail = mail_to(&app, &email).await;
     assert_eq!(mail.len(), 1, "one welcome email");
@@ -102,14 +82,17 @@ async fn a_subscriber_gets_exactly_one_welcome_email() {
 
 #[tokio::test]
 async fn concurrent_subscribes_of_one_address_send_one_email() {
-    let app = spawn_app_with(&[("APP_SUBSCRIBE_LIMIT", "100")]).await;
+    let app = TestApp::builder()
+        .with_env("APP_SUBSCRIBE_LIMIT", "100")
+        .spawn()
+        .await;
     let email = unique_address();
     let attempts = (0..20).map(|_| subscribe(&app, &email));
     for response in futures::future::join_all(attempts).await {
         assert_eq!(response.status(), 202);
     }
     // Racing deliveries of the same change, as retried stream batches would be.
-    let deliveries = (0..3).map(|_| deliver_stream(&app));
+    let deliveries = (0..3).map(|_| app.drain_reactions());
     futures::future::join_all(deliveries).await;
     assert_eq!(mail_to(&app, &email).await.len(), 1);
 }
@@ -141,11 +124,10 @@ async fn a_stream_event_delivered_twice_sends_one_email() {
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/atrium/stream/2026-11-23T00:00:00.000"
     }]});
     for _ in 0..2 {
-        let event = serde_json::from_value(event.clone()).unwrap();
-        for change in records_from_dynamodb(event).unwrap() {
-            react(&app.state, &change).await.unwrap();
-        }
+        let answer = atrium::runtime::events::dispatch(app.app.reactions(), &event).await;
+        assert_eq!(answer, Ok(json!({ "batchItemFailures": [] })));
     }
+    app.drain_reactions().await; // and the real change, delivered as usual
     assert_eq!(mail_to(&app, &email).await.len(), 1);
 }
 
@@ -154,7 +136,7 @@ async fn the_link_unsubscribes_and_tampered_links_do_nothing() {
     let app = spawn_app().await;
     let email = unique_address();
     subscribe(&app, &email).await;
-    deliver_stream(&app).await;
+    app.drain_reactions().await;
     let mail = mail_to(&app, &email).await;
     let link = unsubscribe_path(&mail[0]);
 
@@ -211,7 +193,7 @@ async fn one_click_unsubscribe_by_post() {
     let app = spawn_app().await;
     let email = unique_address();
     subscribe(&app, &email).await;
-    deliver_stream(&app).await;
+    app.drain_reactions().await;
     let link = unsubscribe_path(&mail_to(&app, &email).await[0]);
     let response = app
         .request(Method::POST, &link, None)
@@ -227,7 +209,11 @@ async fn one_click_unsubscribe_by_post() {
 #[tokio::test]
 async fn bad_addresses_and_floods_are_refused() {
     // Every request counts against the budget, valid or not.
-    let app = spawn_app_with(&[("APP_SUBSCRIBE_LIMIT", "5"), ("APP_SUBSCRIBE_WINDOW", "1h")]).await;
+    let app = TestApp::builder()
+        .with_env("APP_SUBSCRIBE_LIMIT", "5")
+        .with_env("APP_SUBSCRIBE_WINDOW", "1h")
+        .spawn()
+        .await;
     for bad in [
         "",
         "not-an-address",
@@ -253,11 +239,11 @@ async fn bad_addresses_and_floods_are_refused() {
 
 #[tokio::test]
 async fn behind_a_proxy_the_budget_is_per_forwarded_client() {
-    let app = spawn_app_with(&[
-        ("APP_SUBSCRIBE_LIMIT", "1"),
-        ("APP_TRUSTED_PROXY_HOPS", "1"),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .with_env("APP_SUBSCRIBE_LIMIT", "1")
+        .with_env("APP_TRUSTED_PROXY_HOPS", "1")
+        .spawn()
+        .await;
     let from = |forwarded: &'static str| {
         app.request(Method::POST, "/blog/subscribers", None)
             .header("x-forwarded-for", forwarded)

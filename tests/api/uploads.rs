@@ -6,7 +6,6 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use atrium::events::{created_keys_from_s3, object_created};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
@@ -125,26 +124,21 @@ async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
                 "arn": format!("arn:aws:s3:::{}", aws.bucket)},
             "object": {"key": encoded_key, "size": 1, "eTag": "0", "sequencer": "0"}}
     }]});
-    for key in created_keys_from_s3(serde_json::from_value(event).unwrap()) {
-        object_created(&app.state, &key).await.unwrap();
-    }
+    let answer = atrium::runtime::events::dispatch(app.app.reactions(), &event).await;
+    assert_eq!(answer, Ok(json!({})), "the S3 event is handled");
 }
 
 /// The upload once completion has run.
 pub async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
-    for _ in 0..100 {
-        let upload: Value = app
-            .get(&format!("/uploads/{id}"), token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if upload["status"] != "pending" {
-            return upload;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("upload {id} stayed pending");
+    app.drain_reactions().await;
+    let upload: Value = app
+        .get(&format!("/uploads/{id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(upload["status"], "pending", "upload {id} stayed pending");
+    upload
 }
 
 /// Creates, sends and completes an upload; returns its final state.

@@ -12,8 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::store::{Condition, Item, Key, Read, Table, Write, attr, now_epoch};
+use super::error::ApiError;
+use crate::clock::now_epoch;
+use crate::ids::UserId;
+use crate::keys;
+use crate::store::{Condition, Item, Read, Table, Write, attr};
 
 /// How long a stored response is replayed.
 const RETENTION_SECS: u64 = 24 * 3600;
@@ -74,10 +77,6 @@ struct Record {
     response: StoredResponse,
 }
 
-fn record_key(sub: &str, key: &str) -> Key {
-    Key::new(format!("IDEM#{sub}#{key}"), "IDEM")
-}
-
 /// A digest of what the request asked for, to tell a retry from a reuse.
 pub fn fingerprint(request: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(request).unwrap_or_default();
@@ -89,11 +88,14 @@ pub fn fingerprint(request: &impl Serialize) -> String {
 /// was used for a different request.
 pub async fn replay(
     table: &dyn Table,
-    sub: &str,
+    user: &UserId,
     key: &str,
     fingerprint: &str,
 ) -> Result<Option<StoredResponse>, ApiError> {
-    let Some(item) = table.get(&record_key(sub, key), Read::Strong).await? else {
+    let Some(item) = table
+        .get(&keys::idempotency(user, key), Read::Strong)
+        .await?
+    else {
         return Ok(None);
     };
     let record: Record = crate::store::decode(&item)
@@ -109,7 +111,7 @@ pub async fn replay(
 
 /// The write that records `response` for this key; it fails its condition if
 /// a concurrent request with the same key got there first.
-pub fn record(sub: &str, key: &str, fingerprint: String, response: StoredResponse) -> Write {
+pub fn record(user: &UserId, key: &str, fingerprint: String, response: StoredResponse) -> Write {
     let Value::Object(mut item) = serde_json::to_value(Record {
         fingerprint,
         response,
@@ -117,7 +119,7 @@ pub fn record(sub: &str, key: &str, fingerprint: String, response: StoredRespons
     .expect("a record serializes") else {
         unreachable!("a struct serializes to an object")
     };
-    let record_key = record_key(sub, key);
+    let record_key = keys::idempotency(user, key);
     let keys: Item = [
         (attr::PK.to_string(), Value::String(record_key.pk)),
         (attr::SK.to_string(), Value::String(record_key.sk)),

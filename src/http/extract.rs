@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use super::error::{ApiError, FieldError};
 
 /// The largest JSON body any endpoint accepts.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
@@ -114,5 +114,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 let field = error.path().to_string();
                 ApiError::Validation(vec![FieldError::new(field, error.into_inner().to_string())])
             })
+    }
+}
+
+/// A path parameter parsed into its id type. A value that does not parse
+/// names nothing that exists, so it answers 404 exactly as a missing item
+/// does (ids can't be probed by their shape).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(ApiError::NotFound),
+        }
     }
 }

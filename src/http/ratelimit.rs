@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 pub struct RateLimiter {
     hits: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
@@ -51,14 +51,18 @@ impl RateLimiter {
 /// claims and can be forged).
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<crate::state::AppState> for ClientIp {
+/// How many proxies in front of the service append to `X-Forwarded-For`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrustedProxies(pub usize);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, ApiError> {
-        let hops = state.config.trusted_proxy_hops;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let TrustedProxies(hops) = TrustedProxies::from_ref(state);
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::store::{Item, Page};
 
 /// One page of a listing.

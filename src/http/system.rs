@@ -1,6 +1,8 @@
 //! Routes about the service itself: health, readiness, the caller's
 //! identity, metrics and the local issuer's public keys.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -8,11 +10,25 @@ use axum::routing::get;
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{Profile, User};
-use crate::error::{ApiError, Problem, RETRY_AFTER_SECS};
-use crate::state::AppState;
+use super::auth::{Profile, User};
+use super::error::{ApiError, Problem, RETRY_AFTER_SECS};
+use super::metrics::Metrics;
+use crate::auth::LocalIssuer;
+use crate::store::{CachedTable, Table};
 
-pub fn router() -> OpenApiRouter<AppState> {
+/// What the system routes read.
+#[derive(Clone)]
+pub struct SystemState {
+    /// The table, for readiness.
+    pub table: Arc<dyn Table>,
+    /// The read cache, for its size on `/metrics`.
+    pub cache: Arc<CachedTable>,
+    pub metrics: Arc<Metrics>,
+    /// Present when tokens are minted locally: its keys are published.
+    pub local_issuer: Option<Arc<LocalIssuer>>,
+}
+
+pub fn router() -> OpenApiRouter<SystemState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
@@ -32,7 +48,7 @@ pub async fn healthz() -> impl IntoResponse {
     (status = 200, description = "ready"),
     (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub async fn readyz(State(state): State<SystemState>) -> Result<impl IntoResponse, ApiError> {
     match state.table.health().await {
         Ok(()) => Ok(axum::Json(
             json!({ "status": "ready", "checks": { "store": "ok" } }),
@@ -54,13 +70,13 @@ pub async fn me(user: User) -> axum::Json<Profile> {
 }
 
 /// Prometheus text exposition.
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<SystemState>) -> Response {
     let body = state.metrics.render(state.cache.bytes());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// The local issuer's public keys (404 when tokens come from Cognito).
-async fn jwks(State(state): State<AppState>) -> Response {
+async fn jwks(State(state): State<SystemState>) -> Response {
     match &state.local_issuer {
         Some(issuer) => axum::Json(issuer.jwks().clone()).into_response(),
         None => ApiError::NotFound.into_response(),

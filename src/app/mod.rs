@@ -1,0 +1,121 @@
+//! The composition root: the one place that knows every part. It opens the
+//! backends a [`Config`] names, gives each resource the state it needs,
+//! builds the router and the reactions, and starts the workers. Everything
+//! below it is wired from here and imports only downward.
+//!
+//! [`Application::build`] opens and builds; it spawns nothing. The binary
+//! (and the test harness) then starts the [`Workers`] and serves the
+//! [`Application::router`], over TCP or Lambda.
+
+mod backends;
+pub mod router;
+pub mod workers;
+
+pub use backends::{Backends, StartError};
+pub use workers::Workers;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::blog::BlogState;
+use crate::config::Config;
+use crate::http::metrics::Metrics;
+use crate::http::ratelimit::{RateLimiter, TrustedProxies};
+use crate::http::system::SystemState;
+use crate::reactions::Reactions;
+use crate::todos::TodosState;
+use crate::uploads::UploadsState;
+
+/// One process's service: its configuration, backends, reactions and
+/// request figures.
+pub struct Application {
+    config: Config,
+    backends: Backends,
+    metrics: Arc<Metrics>,
+    reactions: Reactions,
+}
+
+impl Application {
+    /// Opens the backends that `config` names and wires the service.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let backends = Backends::open(&config).await?;
+        let blog = BlogState {
+            table: backends.table.clone(),
+            mailer: backends.mailer.clone(),
+            subscribe_limiter: Arc::new(RateLimiter::new(
+                config.blog.subscribe_limit,
+                config.blog.subscribe_window,
+            )),
+            config: config.blog.clone(),
+            public_url: config.public_url.clone(),
+            proxies: TrustedProxies(config.trusted_proxy_hops),
+        };
+        let uploads = UploadsState {
+            table: backends.table.clone(),
+            objects: backends.objects.clone(),
+            rules: config.uploads.clone(),
+        };
+        Ok(Self {
+            metrics: Arc::new(Metrics::new(backends.cache.stats())),
+            reactions: Reactions { blog, uploads },
+            backends,
+            config,
+        })
+    }
+
+    /// The whole service as one router.
+    pub fn router(&self) -> Router {
+        router::service(self, |routes| routes)
+    }
+
+    /// The service with `extra` routes inside its middleware.
+    pub fn router_with(&self, extra: impl FnOnce(Router) -> Router) -> Router {
+        router::service(self, extra)
+    }
+
+    /// Starts the background work this process's backends need: the
+    /// embedded store's purger and change feed, the local object store's
+    /// notifications (nothing on AWS). Call once.
+    pub fn start_workers(&mut self) -> Workers {
+        let object_events = self.backends.local_objects.as_ref().map(|o| o.events());
+        Workers::start(
+            self.backends.embedded.take(),
+            object_events,
+            &self.reactions,
+        )
+    }
+
+    /// What a stored change or an object's arrival leads to.
+    pub fn reactions(&self) -> &Reactions {
+        &self.reactions
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// One line for the start-up log: which backends are active.
+    pub fn describe(&self) -> String {
+        self.backends.describe(&self.config)
+    }
+
+    fn todos_state(&self) -> TodosState {
+        TodosState {
+            table: self.backends.table.clone(),
+        }
+    }
+
+    fn system_state(&self) -> SystemState {
+        SystemState {
+            table: self.backends.table.clone(),
+            cache: self.backends.cache.clone(),
+            metrics: self.metrics.clone(),
+            local_issuer: self.backends.local_issuer.clone(),
+        }
+    }
+}

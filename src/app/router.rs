@@ -1,0 +1,42 @@
+//! Every route in one place: each resource's router with its own state,
+//! the system routes, the OpenAPI document and Swagger UI, the local
+//! object store's URLs, all inside the one stack of middleware.
+
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::Application;
+use crate::http::middleware::{self, Layers};
+use crate::http::openapi::ApiDoc;
+use crate::http::{files, system};
+use crate::{blog, todos, uploads};
+
+/// The API routes and the OpenAPI document that describes them (`/files`,
+/// the local stand-in for S3, is not part of the API).
+pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::router().with_state(app.system_state()))
+        .merge(todos::router().with_state(app.todos_state()))
+        .merge(blog::router().with_state(app.reactions.blog.clone()))
+        .merge(uploads::router().with_state(app.reactions.uploads.clone()))
+        .split_for_parts()
+}
+
+/// The whole service, with `extra` routes inside the middleware (tests add
+/// some).
+pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Router {
+    let (routes, openapi) = api(app);
+    let mut routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    if let Some(local) = &app.backends.local_objects {
+        routes = routes.merge(files::router(local.clone()));
+    }
+    let layers = Layers {
+        verifier: app.backends.verifier.clone(),
+        metrics: app.metrics.clone(),
+        cors_origins: app.config.cors_origins.clone(),
+        request_timeout: app.config.request_timeout,
+    };
+    middleware::wrap(extra(routes), layers)
+}

@@ -1,0 +1,92 @@
+//! `GET` and `PUT /files/{key}`: the presigned URLs of the local object
+//! store, which stands in for S3 on a laptop. The router exists only when
+//! the local store is the active one; on S3 these paths answer 404.
+//!
+//! The store checks the signature and streams the bytes; this module only
+//! maps HTTP to it and its errors to problem+json. What happens once an
+//! upload lands is the store's notification to its listener, not ours.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::objects::{LocalObjects, ObjectStore as _, ReceiveError, SignatureError};
+
+/// The `/files` routes over `objects`.
+pub fn router(objects: Arc<LocalObjects>) -> Router {
+    Router::new()
+        .route("/files/{*key}", get(download).put(upload))
+        .with_state(objects)
+}
+
+#[derive(Deserialize)]
+struct Signed {
+    expires: Option<u64>,
+    signature: Option<String>,
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        ApiError::Forbidden(error.to_string())
+    }
+}
+
+impl From<ReceiveError> for ApiError {
+    fn from(error: ReceiveError) -> Self {
+        match error {
+            ReceiveError::TooLarge => ApiError::PayloadTooLarge,
+            ReceiveError::WrongType(_) => ApiError::UnsupportedMediaType(error.to_string()),
+            ReceiveError::Interrupted | ReceiveError::WrongLength => {
+                ApiError::BadRequest(error.to_string())
+            }
+            ReceiveError::Store(error) => error.into(),
+        }
+    }
+}
+
+async fn download(
+    State(objects): State<Arc<LocalObjects>>,
+    Path(key): Path<String>,
+    Query(signed): Query<Signed>,
+) -> Result<Response, ApiError> {
+    let signature = signed.signature.as_deref();
+    objects.check_signature("GET", &key, signed.expires, signature, None)?;
+    let object = objects.get(&key).await?.ok_or(ApiError::NotFound)?;
+    let content_type = object
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
+    Ok(([(header::CONTENT_TYPE, content_type)], object.body).into_response())
+}
+
+async fn upload(
+    State(objects): State<Arc<LocalObjects>>,
+    Path(key): Path<String>,
+    Query(signed): Query<Signed>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
+    let declared = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    // The signature is checked first: without a length no signature matches
+    // (no URL is ever signed for u64::MAX bytes).
+    let claimed = Some((content_type, declared.unwrap_or(u64::MAX)));
+    let signature = signed.signature.as_deref();
+    objects.check_signature("PUT", &key, signed.expires, signature, claimed)?;
+    if objects.exists(&key).await {
+        return Err(ApiError::Forbidden("this upload URL has been used".into()));
+    }
+    let Some(length) = declared else {
+        return Err(ApiError::BadRequest("Content-Length is required".into()));
+    };
+    let stream = body.into_data_stream();
+    objects.receive(&key, content_type, length, stream).await?;
+    Ok(StatusCode::OK)
+}
