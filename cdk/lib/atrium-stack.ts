@@ -18,6 +18,7 @@ import { Mail } from './mail';
 import { Alarms } from './observability';
 import { Storage } from './storage';
 import { acknowledge } from './nag';
+import { serviceEnvironment } from './environment';
 
 export type Compute = 'lambda' | 'ecs';
 
@@ -47,7 +48,7 @@ export class AtriumStack extends Stack {
       mailIdentityArn: mail.identityArn,
       mailConfigurationSetArn: mail.configurationSetArn,
     });
-    const environment = {
+    const environment = serviceEnvironment({
       APP_STORE: 'dynamodb',
       APP_TABLE: data.table.tableName,
       APP_BUCKET: storage.uploads.bucketName,
@@ -55,7 +56,7 @@ export class AtriumStack extends Stack {
       APP_COGNITO_USER_POOL_ID: identity.userPool.userPoolId,
       APP_COGNITO_CLIENT_IDS: identity.appClient.userPoolClientId,
       APP_LOG_FORMAT: 'json',
-    };
+    });
     const bootstrapDir = props.bootstrapDir ?? defaultBootstrapDir();
 
     let apiOrigin: cloudfront.IOrigin;
@@ -102,7 +103,10 @@ export class AtriumStack extends Stack {
     const events = new Events(this, 'Events', {
       bootstrapDir,
       // Links in mail (unsubscribe) go through CloudFront's /blog/*.
-      environment: { ...environment, APP_PUBLIC_URL: `https://${edge.distribution.distributionDomainName}` },
+      environment: serviceEnvironment({
+        ...environment,
+        APP_PUBLIC_URL: `https://${edge.distribution.distributionDomainName}`,
+      }),
       statements,
       table: data.table,
       uploads: storage.uploads,

@@ -22,6 +22,7 @@ import { Construct } from 'constructs';
 import { SERVICE_PREFIXES } from './access';
 import { acknowledge, acknowledgeWildcardBelow } from './nag';
 import { repoRoot } from './repo';
+import { serviceEnvironment } from './environment';
 
 /** How long in-flight requests get after SIGTERM (`APP_SHUTDOWN_GRACE`). */
 export const SHUTDOWN_GRACE = Duration.seconds(20);
@@ -103,7 +104,7 @@ function binaryFunction(scope: Construct, id: string, props: FunctionProps & {
     timeout: props.timeout,
     role,
     logGroup: group,
-    environment: { ...props.environment, APP_LAMBDA_HANDLER: props.handler },
+    environment: serviceEnvironment({ ...props.environment, APP_LAMBDA_HANDLER: props.handler }),
   });
 }
 
@@ -161,12 +162,12 @@ export class EcsApi extends Construct {
         image: ecs.ContainerImage.fromAsset(repoRoot(), { file: 'Dockerfile' }),
         containerPort: 8080,
         taskRole,
-        environment: {
+        environment: serviceEnvironment({
           ...props.environment,
           APP_SHUTDOWN_GRACE: `${SHUTDOWN_GRACE.toSeconds()}s`,
           // The ALB appends the client to X-Forwarded-For.
           APP_TRUSTED_PROXY_HOPS: '1',
-        },
+        }),
         logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: 'api', logGroup: logGroup(this, 'Logs') }),
       },
     });

@@ -13,6 +13,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/atrium';
 import { latestTable } from '../lib/repo';
+import { knownVariables, serviceEnvironment } from '../lib/environment';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-cdk-test-'));
 process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -260,4 +261,19 @@ test('logs are kept a month and alarms watch 5xx, throttles, function errors and
       assert.ok(alarms.some((d) => d.includes(expected)), `an alarm on ${expected}: ${alarms}`);
     }
   }
+});
+
+test('every variable the stacks set is one the binary reads, and a stray name fails synth', () => {
+  const known = knownVariables();
+  const set = [lambdaShape, ecsShape].flatMap((shape) => [
+    ...resources(shape, 'AWS::Lambda::Function')
+      .filter((f) => f.Properties.Runtime === 'provided.al2023')
+      .flatMap((f) => Object.keys(f.Properties.Environment.Variables)),
+    ...resources(shape, 'AWS::ECS::TaskDefinition').flatMap((t) =>
+      t.Properties.ContainerDefinitions[0].Environment.map((e: any) => e.Name),
+    ),
+  ]);
+  assert.ok(set.length > 20, `the stacks set variables: ${set.length}`);
+  for (const name of set) assert.ok(name in known, `${name} is read by the binary`);
+  assert.throws(() => serviceEnvironment({ APP_STOER: 'dynamodb' }), /APP_STOER/);
 });

@@ -11,9 +11,10 @@ use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
 use super::{AUTHORS, BlogState};
 use crate::http::auth::User;
 use crate::http::conditional::{IfMatch, IfNoneMatch, content_etag};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::listing::{Listing, page_limit};
+use crate::http::openapi::ProblemResponse;
 use crate::ids::Slug;
 use crate::keys;
 use crate::store::{Condition, Cursor, Index, Query, Read, Write};
@@ -51,8 +52,8 @@ pub struct ListParams {
     responses(
         (status = 200, body = Listing<Post>, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn list_posts(
     State(state): State<BlogState>,
@@ -78,7 +79,7 @@ pub async fn list_posts(
     responses(
         (status = 200, body = Post, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = ProblemResponse),
     ))]
 pub async fn get_post(
     State(state): State<BlogState>,
@@ -101,13 +102,13 @@ pub async fn get_post(
     security(("bearer" = [])),
     responses(
         (status = 201, body = Post, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn create_post(
     State(state): State<BlogState>,
@@ -137,11 +138,11 @@ pub async fn create_post(
     request_body = ReplacePost, security(("bearer" = [])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn replace_post(
     State(state): State<BlogState>,
@@ -159,11 +160,11 @@ pub async fn replace_post(
     request_body = UpdatePost, security(("bearer" = [])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn update_post(
     State(state): State<BlogState>,
@@ -180,9 +181,9 @@ pub async fn update_post(
     security(("bearer" = [])),
     responses(
         (status = 204),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
     ))]
 pub async fn delete_post(
     State(state): State<BlogState>,

@@ -16,6 +16,7 @@ use super::BlogState;
 use super::subscriber::{self, Subscriber, escape, hash_secret};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::openapi::ProblemResponse;
 use crate::http::ratelimit::ClientIp;
 use crate::ids::EmailAddress;
 use crate::keys;
@@ -45,8 +46,8 @@ const ACCEPTED: Accepted = Accepted {
 #[utoipa::path(post, path = "/blog/subscribers", tag = "blog", request_body = Subscribe,
     responses(
         (status = 202, body = Accepted),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
         (status = 429, body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64))),
     ))]
@@ -81,7 +82,7 @@ pub async fn subscribe(
 #[utoipa::path(get, path = "/blog/subscribers/{token}", tag = "blog",
     params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, response = ProblemResponse)))]
 pub async fn unsubscribe_page(
     State(state): State<BlogState>,
     ApiPath(token): ApiPath<String>,
@@ -97,7 +98,7 @@ pub async fn unsubscribe_page(
 #[utoipa::path(post, path = "/blog/subscribers/{token}", tag = "blog",
     params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, response = ProblemResponse)))]
 pub async fn unsubscribe_by_post(
     State(state): State<BlogState>,
     ApiPath(token): ApiPath<String>,
@@ -112,7 +113,7 @@ pub async fn unsubscribe_by_post(
 #[utoipa::path(delete, path = "/blog/subscribers/{token}", tag = "blog",
     params(("token" = String, Path)),
     responses((status = 204),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, response = ProblemResponse)))]
 pub async fn unsubscribe_by_delete(
     State(state): State<BlogState>,
     ApiPath(token): ApiPath<String>,

@@ -11,8 +11,9 @@ use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::{Profile, User};
-use super::error::{ApiError, Problem, RETRY_AFTER_SECS};
+use super::error::{ApiError, RETRY_AFTER_SECS};
 use super::metrics::Metrics;
+use super::openapi::ProblemResponse;
 use crate::auth::LocalIssuer;
 use crate::store::{CachedTable, Table};
 
@@ -46,7 +47,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// Readiness: the backends answer.
 #[utoipa::path(get, path = "/readyz", tag = "system", responses(
     (status = 200, description = "ready"),
-    (status = 503, body = Problem, content_type = "application/problem+json"),
+    (status = 503, response = ProblemResponse),
 ))]
 pub async fn readyz(State(state): State<SystemState>) -> Result<impl IntoResponse, ApiError> {
     match state.table.health().await {
@@ -63,7 +64,7 @@ pub async fn readyz(State(state): State<SystemState>) -> Result<impl IntoRespons
 /// Who the bearer token says you are.
 #[utoipa::path(get, path = "/me", tag = "system", security(("bearer" = [])), responses(
     (status = 200, body = Profile),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 401, response = ProblemResponse),
 ))]
 pub async fn me(user: User) -> axum::Json<Profile> {
     axum::Json(user.profile())

@@ -10,10 +10,11 @@ use super::TodosState;
 use super::model::{self, CreateTodo, Todo, UpdateTodo};
 use crate::http::auth::User;
 use crate::http::conditional::{IfMatch, IfNoneMatch, etag, etag_header};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, IdempotencyKey, StoredResponse};
 use crate::http::listing::{Listing, page_limit};
+use crate::http::openapi::ProblemResponse;
 use crate::ids::TodoId;
 use crate::keys;
 use crate::store::{Condition, Cursor, Query, Read, StoreError, Write};
@@ -35,9 +36,9 @@ pub struct ListParams {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Listing<Todo>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn list_todos(
     State(state): State<TodosState>,
@@ -61,11 +62,11 @@ pub async fn list_todos(
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
     responses(
         (status = 201, body = Todo, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn create_todo(
     State(state): State<TodosState>,
@@ -123,8 +124,8 @@ fn created(todo: &Todo) -> StoredResponse {
     responses(
         (status = 200, body = Todo, headers(("ETag" = String))),
         (status = 304),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
     ))]
 pub async fn get_todo(
     State(state): State<TodosState>,
@@ -146,11 +147,11 @@ pub async fn get_todo(
     request_body = UpdateTodo, security(("bearer" = [])),
     responses(
         (status = 200, body = Todo, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn update_todo(
     State(state): State<TodosState>,
@@ -174,9 +175,9 @@ pub async fn update_todo(
     security(("bearer" = [])),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
     ))]
 pub async fn delete_todo(
     State(state): State<TodosState>,

@@ -11,9 +11,10 @@ use utoipa::IntoParams;
 use super::UploadsState;
 use super::model::{self, CreateUpload, Status, ThumbnailView, Upload, UploadTicket, UploadView};
 use crate::http::auth::User;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::listing::{Listing, page_limit};
+use crate::http::openapi::ProblemResponse;
 use crate::ids::UploadId;
 use crate::keys;
 use crate::store::{Condition, Cursor, Key, Query, Read, Write};
@@ -29,9 +30,9 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
     security(("bearer" = [])),
     responses(
         (status = 201, body = UploadTicket),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
     ))]
 pub async fn create_upload(
     State(state): State<UploadsState>,
@@ -73,8 +74,8 @@ pub struct ListParams {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Listing<UploadView>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
     ))]
 pub async fn list_uploads(
     State(state): State<UploadsState>,
@@ -103,8 +104,8 @@ pub async fn list_uploads(
     security(("bearer" = [])),
     responses(
         (status = 200, body = UploadView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
     ))]
 pub async fn get_upload(
     State(state): State<UploadsState>,
@@ -120,8 +121,8 @@ pub async fn get_upload(
     security(("bearer" = [])),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
     ))]
 pub async fn delete_upload(
     State(state): State<UploadsState>,
