@@ -13,11 +13,15 @@
 //! delete it).
 
 mod cached;
+mod change;
+mod cursor;
 mod dynamo;
 mod embedded;
 pub mod migrations;
 
 pub use cached::{CacheConfig, CacheStats, CachedTable, Clock};
+pub use change::{ChangeKind, ChangeRecord};
+pub use cursor::Cursor;
 pub use dynamo::{DynamoTable, GSI1_NAME};
 pub use embedded::{ChangeFeed, EmbeddedTable};
 
@@ -194,91 +198,6 @@ impl Query {
     }
 }
 
-/// Where a query stopped: the key attributes of the last item returned
-/// (DynamoDB's `LastEvaluatedKey`). Opaque to clients; see [`Cursor::encode`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Cursor(pub Vec<(String, String)>);
-
-impl Cursor {
-    /// The cursor positioned after `item` on `index`.
-    pub fn after(item: &Item, index: Index) -> Self {
-        let names: &[&str] = match index {
-            Index::Primary => &[attr::PK, attr::SK],
-            Index::Gsi1 => &[attr::PK, attr::SK, attr::GSI1PK, attr::GSI1SK],
-        };
-        Cursor(
-            names
-                .iter()
-                .map(|n| {
-                    let v = item.get(*n).and_then(Value::as_str).unwrap_or_default();
-                    (n.to_string(), v.to_string())
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The URL-safe text a client carries between pages.
-    pub fn encode(&self) -> String {
-        use base64::Engine as _;
-        let map: Map<String, Value> = self
-            .0
-            .iter()
-            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-            .collect();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&map).expect("a map of strings serializes"))
-    }
-
-    /// Parses what [`Cursor::encode`] produced; anything else is `BadCursor`.
-    /// Whether the cursor belongs to a query is checked by [`Cursor::check`].
-    pub fn decode(text: &str) -> Result<Self, StoreError> {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| StoreError::BadCursor)?;
-        let map: Map<String, Value> =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
-        let pairs = map
-            .into_iter()
-            .map(|(n, v)| match v {
-                Value::String(s) => Ok((n, s)),
-                _ => Err(StoreError::BadCursor),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Cursor(pairs))
-    }
-
-    /// A cursor is only honoured on the partition and sort prefix it came
-    /// from, so a forged one can never read outside the caller's partition.
-    pub fn check(&self, query: &Query) -> Result<(), StoreError> {
-        let (part_attr, sort_attr) = match query.index {
-            Index::Primary => (attr::PK, attr::SK),
-            Index::Gsi1 => (attr::GSI1PK, attr::GSI1SK),
-        };
-        let expected = match query.index {
-            Index::Primary => 2,
-            Index::Gsi1 => 4,
-        };
-        let same_partition = self.get(part_attr) == Some(query.partition.as_str());
-        let in_range = self
-            .get(sort_attr)
-            .is_some_and(|s| s.starts_with(&query.sort_prefix));
-        let keys_ok = self.0.len() == expected && self.get(attr::PK).is_some();
-        if same_partition && in_range && keys_ok {
-            Ok(())
-        } else {
-            Err(StoreError::BadCursor)
-        }
-    }
-}
-
 /// One page of query results.
 #[derive(Clone, Debug, Default)]
 pub struct Page {
@@ -353,50 +272,6 @@ impl StoreError {
     /// True when trying again later can succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
-    }
-}
-
-/// What a committed write did to one item: a DynamoDB Streams record with
-/// `NEW_AND_OLD_IMAGES`, whichever store produced it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ChangeRecord {
-    pub kind: ChangeKind,
-    pub key: Key,
-    pub new_image: Option<Item>,
-    pub old_image: Option<Item>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ChangeKind {
-    Insert,
-    Modify,
-    Remove,
-}
-
-impl ChangeRecord {
-    /// The record of `write` applied over `current` (the live item, if any);
-    /// `None` when nothing changed (deleting what is not there).
-    pub fn of(write: &Write, current: Option<&Item>) -> Option<Self> {
-        let key = write.key()?;
-        let old_image = current.cloned();
-        match write {
-            Write::Put { item, .. } => Some(Self {
-                kind: if current.is_some() {
-                    ChangeKind::Modify
-                } else {
-                    ChangeKind::Insert
-                },
-                key,
-                new_image: Some(item.clone()),
-                old_image,
-            }),
-            Write::Delete { .. } => current.map(|_| Self {
-                kind: ChangeKind::Remove,
-                key,
-                new_image: None,
-                old_image,
-            }),
-        }
     }
 }
 

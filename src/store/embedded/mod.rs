@@ -18,7 +18,6 @@
 //!
 //! redb is synchronous; every call runs on tokio's blocking pool.
 
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,8 +29,8 @@ use redb::{
 use serde_json::Value;
 
 use super::{
-    ChangeRecord, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table,
-    Write, attr, condition_holds, is_expired,
+    ChangeRecord, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
+    condition_holds, is_expired,
 };
 use crate::clock::now_epoch;
 
@@ -40,6 +39,16 @@ const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
 const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("expiry");
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 
+mod feed;
+mod layout;
+mod query;
+
+pub use feed::ChangeFeed;
+
+use feed::append_change;
+use layout::{expiry_id, gsi_id, item_id};
+use query::run_query;
+
 /// A durable single-table store in one file.
 #[derive(Clone)]
 pub struct EmbeddedTable {
@@ -47,13 +56,6 @@ pub struct EmbeddedTable {
     path: String,
     /// Present when changes are recorded for a consumer.
     feed: Option<Arc<tokio::sync::Notify>>,
-}
-
-/// The consumer's side of the change feed: records in commit order.
-#[derive(Clone)]
-pub struct ChangeFeed {
-    db: Arc<Database>,
-    committed: Arc<tokio::sync::Notify>,
 }
 
 impl EmbeddedTable {
@@ -202,57 +204,6 @@ fn apply(
     Ok(change)
 }
 
-/// Appends a record to the change feed, after the newest one.
-fn append_change(txn: &WriteTransaction, change: &ChangeRecord) -> Result<(), StoreError> {
-    let mut changes = txn.open_table(CHANGES).map_err(internal)?;
-    let next = match changes.last().map_err(internal)? {
-        Some((seq, _)) => seq.value() + 1,
-        None => 1,
-    };
-    let bytes = serde_json::to_vec(change).map_err(internal)?;
-    changes.insert(next, bytes.as_slice()).map_err(internal)?;
-    Ok(())
-}
-
-impl ChangeFeed {
-    /// Up to `limit` unhandled records, oldest first, with their sequence.
-    pub async fn pending(&self, limit: usize) -> Result<Vec<(u64, ChangeRecord)>, StoreError> {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_read().map_err(internal)?;
-            let changes = txn.open_table(CHANGES).map_err(internal)?;
-            let mut found = Vec::new();
-            for entry in changes.iter().map_err(internal)?.take(limit) {
-                let (seq, bytes) = entry.map_err(internal)?;
-                let change = serde_json::from_slice(bytes.value()).map_err(internal)?;
-                found.push((seq.value(), change));
-            }
-            Ok(found)
-        })
-        .await
-    }
-
-    /// Forgets a handled record.
-    pub async fn ack(&self, seq: u64) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_write().map_err(internal)?;
-            txn.open_table(CHANGES)
-                .map_err(internal)?
-                .remove(seq)
-                .map_err(internal)?;
-            txn.commit().map_err(internal)
-        })
-        .await
-    }
-
-    /// Waits until a write commits (returns at once if one committed since
-    /// the last wait).
-    pub async fn committed(&self) {
-        self.committed.notified().await;
-    }
-}
-
 /// Adds the GSI and expiry entries of an item.
 fn index_item(txn: &WriteTransaction, key: &Key, item: &Item) -> Result<(), StoreError> {
     if let Some(gsi) = gsi_id(key, item)? {
@@ -287,103 +238,6 @@ fn unindex(txn: &WriteTransaction, key: &Key, item: &Item) -> Result<(), StoreEr
             .map_err(internal)?;
     }
     Ok(())
-}
-
-fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
-    let txn = db.begin_read().map_err(internal)?;
-    let items = txn.open_table(ITEMS).map_err(internal)?;
-    let gsi = txn.open_table(GSI1).map_err(internal)?;
-    let now = now_epoch();
-    let prefix = join(&[&query.partition, &query.sort_prefix])?;
-    let mut upper = prefix.clone();
-    upper.push(0xFF); // never in UTF-8, so above every key with this prefix
-    let resume = query
-        .cursor
-        .as_ref()
-        .map(|c| cursor_id(c, query.index))
-        .transpose()?;
-    let (lower, upper) = match (&resume, query.ascending) {
-        (Some(at), true) => (
-            Bound::Excluded(at.as_slice()),
-            Bound::Excluded(upper.as_slice()),
-        ),
-        (Some(at), false) => (
-            Bound::Included(prefix.as_slice()),
-            Bound::Excluded(at.as_slice()),
-        ),
-        (None, _) => (
-            Bound::Included(prefix.as_slice()),
-            Bound::Excluded(upper.as_slice()),
-        ),
-    };
-
-    let mut page = Page::default();
-    let mut visit = |entry_key: &[u8]| -> Result<bool, StoreError> {
-        let item_key = match query.index {
-            Index::Primary => entry_key.to_vec(),
-            Index::Gsi1 => gsi_target(entry_key),
-        };
-        let Some(raw) = items.get(item_key.as_slice()).map_err(internal)? else {
-            return Ok(true);
-        };
-        let item = parse(raw.value())?;
-        if is_expired(&item, now) || !query.matches_filter(&item) {
-            return Ok(true);
-        }
-        page.items.push(item);
-        Ok(page.items.len() < query.limit)
-    };
-
-    // `walk` says whether it stopped on a full page, i.e. more may follow.
-    let more = match query.index {
-        Index::Primary => walk(
-            items.range::<&[u8]>((lower, upper)).map_err(internal)?,
-            query.ascending,
-            &mut visit,
-        )?,
-        Index::Gsi1 => walk(
-            gsi.range::<&[u8]>((lower, upper)).map_err(internal)?,
-            query.ascending,
-            &mut visit,
-        )?,
-    };
-    if more {
-        page.next = page
-            .items
-            .last()
-            .map(|last| Cursor::after(last, query.index));
-    }
-    Ok(page)
-}
-
-/// Visits entries in order until `visit` says stop; returns true when it
-/// stopped early (so more entries may follow).
-fn walk<V: redb::Value + 'static>(
-    range: redb::Range<'static, &'static [u8], V>,
-    ascending: bool,
-    mut visit: impl FnMut(&[u8]) -> Result<bool, StoreError>,
-) -> Result<bool, StoreError> {
-    let mut step = |entry: Result<
-        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, V>),
-        redb::StorageError,
-    >| {
-        let (k, _) = entry.map_err(internal)?;
-        visit(k.value())
-    };
-    if ascending {
-        for entry in range {
-            if !step(entry)? {
-                return Ok(true);
-            }
-        }
-    } else {
-        for entry in range.rev() {
-            if !step(entry)? {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
 
 fn purge_expired(db: &Database, now: u64) -> Result<usize, StoreError> {
@@ -421,64 +275,6 @@ fn purge_expired(db: &Database, now: u64) -> Result<usize, StoreError> {
     }
     txn.commit().map_err(internal)?;
     Ok(purged)
-}
-
-/// `a \0 b \0 ...`, refusing parts that contain NUL.
-fn join(parts: &[&str]) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
-    for (i, part) in parts.iter().enumerate() {
-        if part.contains('\0') {
-            return Err(StoreError::BadItem(
-                "key attributes may not contain NUL".into(),
-            ));
-        }
-        if i > 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(part.as_bytes());
-    }
-    Ok(out)
-}
-
-fn item_id(pk: &str, sk: &str) -> Result<Vec<u8>, StoreError> {
-    join(&[pk, sk])
-}
-
-fn gsi_id(key: &Key, item: &Item) -> Result<Option<Vec<u8>>, StoreError> {
-    let part = item.get(attr::GSI1PK).and_then(Value::as_str);
-    let sort = item.get(attr::GSI1SK).and_then(Value::as_str);
-    match (part, sort) {
-        (Some(p), Some(s)) => Ok(Some(join(&[p, s, &key.pk, &key.sk])?)),
-        _ => Ok(None),
-    }
-}
-
-/// The `items` key a GSI entry points at: its last two parts.
-fn gsi_target(gsi_key: &[u8]) -> Vec<u8> {
-    let mut parts = gsi_key.splitn(3, |b| *b == 0);
-    parts.next();
-    parts.next();
-    parts.next().unwrap_or_default().to_vec()
-}
-
-fn expiry_id(at: u64, key: &Key) -> Result<Vec<u8>, StoreError> {
-    let mut id = at.to_be_bytes().to_vec();
-    id.extend(item_id(&key.pk, &key.sk)?);
-    Ok(id)
-}
-
-fn cursor_id(cursor: &Cursor, index: Index) -> Result<Vec<u8>, StoreError> {
-    let get = |name| cursor.get(name).ok_or(StoreError::BadCursor);
-    match index {
-        Index::Primary => join(&[get(attr::PK)?, get(attr::SK)?]),
-        Index::Gsi1 => join(&[
-            get(attr::GSI1PK)?,
-            get(attr::GSI1SK)?,
-            get(attr::PK)?,
-            get(attr::SK)?,
-        ]),
-    }
-    .map_err(|_| StoreError::BadCursor)
 }
 
 fn parse(bytes: &[u8]) -> Result<Item, StoreError> {

@@ -30,67 +30,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod settings;
+
+pub use settings::{CacheConfig, CacheStats, Clock};
+
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
-use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 
 use super::{
     Condition, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
 };
-
-/// Sizing of the cache.
-#[derive(Clone, Debug)]
-pub struct CacheConfig {
-    /// How long an entry is served without asking the table again.
-    pub ttl: Duration,
-    /// The most bytes (estimated JSON size of keys and values) kept in memory.
-    pub max_bytes: u64,
-    /// Where "now" comes from.
-    pub clock: Clock,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(300),
-            max_bytes: 64 * 1024 * 1024,
-            clock: Clock::default(),
-        }
-    }
-}
-
-/// The cache's "now": the monotonic clock plus however far it was moved
-/// forward, which only tests do (to see entries expire without waiting).
-/// Clones share the offset.
-#[derive(Clone, Debug, Default)]
-pub struct Clock {
-    ahead_ms: Arc<AtomicU64>,
-}
-
-impl Clock {
-    pub fn now(&self) -> Instant {
-        Instant::now() + Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
-    }
-
-    /// Moves this clock, and every clone of it, `by` forward.
-    pub fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        self.ahead_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
-
-/// Counters exported on `/metrics`. Cloning shares the counters.
-#[derive(Clone, Debug, Default)]
-pub struct CacheStats {
-    /// Reads answered from memory.
-    pub hits: Counter,
-    /// Reads that went to the table (one per single-flight group).
-    pub misses: Counter,
-    /// Entries dropped for size or age.
-    pub evictions: Counter,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum CacheKey {

@@ -19,19 +19,15 @@
 //! A single write uses PutItem/DeleteItem (half the cost of a transaction);
 //! several use TransactWriteItems, all-or-nothing.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use serde_json::{Number, Value};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::{
     Condition, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write,
-    attr, is_expired,
+    is_expired,
 };
 use crate::clock::now_epoch;
 
@@ -47,8 +43,11 @@ macro_rules! guarded {
     }};
 }
 
-/// DynamoDB's item as the SDK carries it.
-type AttrMap = HashMap<String, AttributeValue>;
+mod attrs;
+mod expression;
+
+use attrs::{AttrMap, cursor_map, from_attr_map, key_map, to_attr_map};
+use expression::Expression;
 
 /// The name of the one global secondary index (see `migrations/`).
 pub const GSI1_NAME: &str = "GSI1";
@@ -284,164 +283,6 @@ impl Table for DynamoTable {
     }
 }
 
-/// An expression with exactly the names and values it uses (DynamoDB rejects
-/// unused ones).
-#[derive(Default)]
-struct Expression<T> {
-    text: Option<T>,
-    names: Option<HashMap<String, String>>,
-    values: Option<AttrMap>,
-}
-
-/// "The item has not expired", as a condition or filter.
-const ALIVE: &str = "(attribute_not_exists(#exp) OR #exp > :now)";
-
-impl<T> Expression<T> {
-    fn name(&mut self, placeholder: &str, name: &str) {
-        self.names
-            .get_or_insert_with(HashMap::new)
-            .insert(placeholder.into(), name.into());
-    }
-
-    fn value(&mut self, placeholder: &str, value: AttributeValue) {
-        self.values
-            .get_or_insert_with(HashMap::new)
-            .insert(placeholder.into(), value);
-    }
-
-    fn now(&mut self, now: u64) {
-        self.name("#exp", attr::EXPIRES_AT);
-        self.value(":now", AttributeValue::N(now.to_string()));
-    }
-}
-
-impl Expression<String> {
-    /// The condition expression of a write; an expired item counts as absent.
-    fn condition(condition: &Condition, now: u64) -> Self {
-        let mut expr = Self::default();
-        let text = match condition {
-            Condition::None => return expr,
-            Condition::NotExists => "attribute_not_exists(#pk) OR #exp <= :now".to_string(),
-            Condition::Exists => format!("attribute_exists(#pk) AND {ALIVE}"),
-            Condition::Equals { name, value } => {
-                expr.name("#cond", name);
-                expr.value(":cond", to_attr(value.clone()));
-                format!("#cond = :cond AND {ALIVE}")
-            }
-        };
-        if matches!(condition, Condition::NotExists | Condition::Exists) {
-            expr.name("#pk", attr::PK);
-        }
-        expr.now(now);
-        expr.text = Some(text);
-        expr
-    }
-}
-
-impl Expression<(String, String)> {
-    /// The key condition and filter of a query; the filter always drops
-    /// expired items.
-    fn query(query: &Query, now: u64) -> Self {
-        let mut expr = Self::default();
-        let (part, sort) = match query.index {
-            Index::Primary => (attr::PK, attr::SK),
-            Index::Gsi1 => (attr::GSI1PK, attr::GSI1SK),
-        };
-        expr.name("#part", part);
-        expr.value(":part", AttributeValue::S(query.partition.clone()));
-        let mut key_condition = "#part = :part".to_string();
-        if !query.sort_prefix.is_empty() {
-            expr.name("#sort", sort);
-            expr.value(":prefix", AttributeValue::S(query.sort_prefix.clone()));
-            key_condition.push_str(" AND begins_with(#sort, :prefix)");
-        }
-        expr.now(now);
-        let mut filter = ALIVE.to_string();
-        if let Some((name, json)) = &query.filter {
-            let value = serde_json::from_str(json).unwrap_or(Value::String(json.clone()));
-            expr.name("#filter", name);
-            expr.value(":filter", to_attr(value));
-            filter.push_str(" AND #filter = :filter");
-        }
-        expr.text = Some((key_condition, filter));
-        expr
-    }
-}
-
-fn key_map(key: &Key) -> AttrMap {
-    HashMap::from([
-        (attr::PK.to_string(), AttributeValue::S(key.pk.clone())),
-        (attr::SK.to_string(), AttributeValue::S(key.sk.clone())),
-    ])
-}
-
-fn cursor_map(cursor: &Cursor) -> AttrMap {
-    cursor
-        .0
-        .iter()
-        .map(|(name, value)| (name.clone(), AttributeValue::S(value.clone())))
-        .collect()
-}
-
-/// JSON → DynamoDB: strings, numbers, booleans, null, lists and maps map
-/// one to one.
-fn to_attr(value: Value) -> AttributeValue {
-    match value {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s),
-        Value::Array(list) => AttributeValue::L(list.into_iter().map(to_attr).collect()),
-        Value::Object(map) => AttributeValue::M(to_attr_map(map)),
-    }
-}
-
-fn to_attr_map(item: Item) -> AttrMap {
-    item.into_iter().map(|(k, v)| (k, to_attr(v))).collect()
-}
-
-/// DynamoDB → JSON. Sets (which this service never writes) read as lists,
-/// binary as base64 text.
-fn from_attr(value: AttributeValue) -> Result<Value, StoreError> {
-    Ok(match value {
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::Bool(b) => Value::Bool(b),
-        AttributeValue::N(n) => Value::Number(number(&n)?),
-        AttributeValue::S(s) => Value::String(s),
-        AttributeValue::L(list) => {
-            Value::Array(list.into_iter().map(from_attr).collect::<Result<_, _>>()?)
-        }
-        AttributeValue::M(map) => Value::Object(from_attr_map(map)?),
-        AttributeValue::Ss(set) => Value::Array(set.into_iter().map(Value::String).collect()),
-        AttributeValue::Ns(set) => Value::Array(
-            set.iter()
-                .map(|n| number(n).map(Value::Number))
-                .collect::<Result<_, _>>()?,
-        ),
-        AttributeValue::B(blob) => Value::String(base64_of(&blob)),
-        AttributeValue::Bs(set) => {
-            Value::Array(set.iter().map(|b| Value::String(base64_of(b))).collect())
-        }
-        other => return Err(StoreError::Internal(format!("unknown attribute {other:?}"))),
-    })
-}
-
-fn from_attr_map(map: AttrMap) -> Result<Item, StoreError> {
-    map.into_iter()
-        .map(|(k, v)| Ok((k, from_attr(v)?)))
-        .collect()
-}
-
-fn number(text: &str) -> Result<Number, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Internal(format!("number {text} does not fit JSON")))
-}
-
-fn base64_of(blob: &Blob) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
-}
-
 /// Maps an SDK failure (after the SDK's retries) to the store's error.
 fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
 where
@@ -457,34 +298,5 @@ where
         )),
         _ if failure.transient => StoreError::Unavailable(failure.detail),
         _ => StoreError::Internal(failure.detail),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn json_round_trips_through_attribute_values() {
-        let item = json!({"PK": "USER#1", "n": 42, "f": 1.5, "neg": -7, "b": true,
-            "none": null, "list": [1, "two", {"three": 3}], "map": {"a": [false]}});
-        let Value::Object(item) = item else { panic!() };
-        assert_eq!(from_attr_map(to_attr_map(item.clone())).unwrap(), item);
-    }
-
-    #[test]
-    fn conditions_name_only_what_they_use() {
-        let none = Expression::condition(&Condition::None, 10);
-        assert!(none.text.is_none() && none.names.is_none() && none.values.is_none());
-        let eq = Expression::condition(
-            &Condition::Equals {
-                name: "version".into(),
-                value: json!(3),
-            },
-            10,
-        );
-        assert_eq!(eq.names.unwrap().len(), 2);
-        assert_eq!(eq.values.unwrap()[":cond"], AttributeValue::N("3".into()));
     }
 }
