@@ -88,7 +88,7 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let grace = config.shutdown_grace;
     let data_dir = config.data_dir.display().to_string();
-    let mut app = Application::build(config).await?;
+    let app = Application::build(config).await?;
     let workers = app.start_workers();
     let server = Server::on(listener, app.router(), grace);
     tracing::info!(%addr, data_dir, backends = %app.describe(), "listening");
@@ -100,7 +100,7 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
 async fn serve_lambda(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     atrium::telemetry::init(config.log_json);
     let runtime = config.runtime;
-    let mut app = Application::build(config).await?;
+    let app = Application::build(config).await?;
     // Only with embedded backends (a local emulation): on AWS there are none.
     let _workers = app.start_workers();
     tracing::info!(?runtime, backends = %app.describe(), "ready for Lambda events");

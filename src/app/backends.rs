@@ -32,7 +32,7 @@ pub struct Backends {
     pub local_issuer: Option<Arc<LocalIssuer>>,
     /// The embedded store and its change feed, when it is the active store
     /// (its purger and the feed's consumer are workers).
-    pub embedded: Option<(EmbeddedTable, ChangeFeed)>,
+    pub(super) embedded: Option<(EmbeddedTable, ChangeFeed)>,
 }
 
 /// Why the process could not start.

@@ -76,14 +76,12 @@ impl Application {
 
     /// Starts the background work this process's backends need: the
     /// embedded store's purger and change feed, the local object store's
-    /// notifications (nothing on AWS). Call once.
-    pub fn start_workers(&mut self) -> Workers {
+    /// notifications (nothing on AWS). One set at a time: shut one down
+    /// before starting another.
+    pub fn start_workers(&self) -> Workers {
         let object_events = self.backends.local_objects.as_ref().map(|o| o.events());
-        Workers::start(
-            self.backends.embedded.take(),
-            object_events,
-            &self.reactions,
-        )
+        let embedded = self.backends.embedded.clone();
+        Workers::start(embedded, object_events, &self.reactions)
     }
 
     /// What a stored change or an object's arrival leads to.

@@ -24,8 +24,8 @@ pub struct TestApp {
     pub config: Config,
     /// The service under test, for its backends and reactions.
     pub app: Application,
-    /// Its workers, for [`TestApp::drain_reactions`].
-    workers: Workers,
+    /// Its workers, for [`TestApp::drain_reactions`] (none once stopped).
+    workers: Option<Workers>,
     pub issuer: LocalIssuer,
     /// The emulated AWS resources, when the suite runs against moto.
     pub aws: Option<AwsFixture>,
@@ -107,7 +107,7 @@ impl TestAppBuilder {
         env.extend(aws.iter().flat_map(AwsFixture::vars));
         env.extend(self.vars);
         let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
-        let mut app = Application::build(config.clone()).await.expect("app");
+        let app = Application::build(config.clone()).await.expect("app");
         let workers = app.start_workers();
         let router = match self.routes {
             Some(extend) => app.router_with(extend),
@@ -124,7 +124,7 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             config,
             app,
-            workers,
+            workers: Some(workers),
             issuer,
             aws,
             _dir: dir,
@@ -147,7 +147,10 @@ impl TestApp {
     /// records handed to the Lambda event mode's dispatcher as Lambda
     /// would. Returns how many changes or events were handled.
     pub async fn drain_reactions(&self) -> usize {
-        let handled = self.workers.drain().await;
+        let handled = match &self.workers {
+            Some(workers) => workers.drain().await,
+            None => 0,
+        };
         let Some(aws) = &self.aws else {
             return handled;
         };
@@ -162,6 +165,19 @@ impl TestApp {
             "stream records failed"
         );
         handled + records
+    }
+
+    /// Shuts the workers down, as the binary does on SIGTERM.
+    pub async fn stop_workers(&mut self) {
+        if let Some(workers) = self.workers.take() {
+            workers.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+
+    /// Starts the workers again, as the next process on this data would.
+    pub fn start_workers(&mut self) {
+        assert!(self.workers.is_none(), "stop the workers first");
+        self.workers = Some(self.app.start_workers());
     }
 
     pub fn url(&self, path: &str) -> String {

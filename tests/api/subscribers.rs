@@ -261,3 +261,24 @@ async fn behind_a_proxy_the_budget_is_per_forwarded_client() {
     let spoofed = from("198.51.100.7, 203.0.113.1").await.unwrap();
     assert_eq!(spoofed.status(), 429);
 }
+
+#[tokio::test]
+async fn a_change_made_while_the_workers_are_stopped_is_handled_when_they_start() {
+    let mut app = spawn_app().await;
+    if app.aws.is_some() {
+        return; // on AWS, Lambda delivers the stream; there are no workers
+    }
+    app.stop_workers().await;
+    let email = unique_address();
+    assert_eq!(subscribe(&app, &email).await.status(), 202);
+    app.drain_reactions().await;
+    assert!(
+        mail_to(&app, &email).await.is_empty(),
+        "stopped workers do nothing"
+    );
+
+    app.start_workers();
+    app.drain_reactions().await;
+    let mail = mail_to(&app, &email).await;
+    assert_eq!(mail.len(), 1, "the change waited in the feed");
+}
