@@ -4,35 +4,9 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
+use crate::helpers::{assert_problem, error_fields, spawn_app};
 
 const PUBLIC_CACHE: &str = "public, max-age=60, s-maxage=300, stale-while-revalidate=600";
-
-async fn write(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Response {
-    app.request(method, path, Some(token))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Creates a post that must succeed; returns its JSON and ETag.
-async fn new_post(app: &TestApp, author: &str, body: Value) -> (Value, String) {
-    let response = write(app, Method::POST, "/blog/posts", author, body).await;
-    assert_eq!(response.status(), 201);
-    let tag = response.headers()["etag"].to_str().unwrap().to_string();
-    (response.json().await.unwrap(), tag)
-}
-
-/// A conditional GET, as a browser or CDN revalidates what it holds.
-async fn revalidate(app: &TestApp, path: &str, etag: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .unwrap()
-}
 
 fn header<'a>(response: &'a Response, name: &str) -> &'a str {
     response.headers()[name].to_str().unwrap()
@@ -45,21 +19,9 @@ async fn drafts_are_for_authors_and_published_posts_for_everyone() {
     let reader = app.token("rob").await;
 
     let post = json!({"title": "Hello, World!", "body": "First *post*."});
-    assert_problem(
-        app.request(Method::POST, "/blog/posts", None)
-            .json(&post)
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
-    assert_problem(
-        write(&app, Method::POST, "/blog/posts", &reader, post.clone()).await,
-        403,
-    )
-    .await;
-    let (draft, tag) = new_post(&app, &author, post).await;
+    assert_problem(app.create_post(None, post.clone()).await, 401).await;
+    assert_problem(app.create_post(Some(&reader), post.clone()).await, 403).await;
+    let (draft, tag) = app.new_post(&author, post).await;
     assert_eq!(draft["slug"], "hello-world");
     assert_eq!(draft["status"], "draft");
     assert_eq!(draft["body_html"], "<p>First <em>post</em>.</p>\n");
@@ -75,13 +37,9 @@ async fn drafts_are_for_authors_and_published_posts_for_everyone() {
     let listed: Value = app.get_public("/blog/posts").await.json().await.unwrap();
     assert_eq!(listed["items"], json!([]), "drafts are not listed");
 
-    let published = app
-        .request(Method::PATCH, "/blog/posts/hello-world", Some(&author))
-        .header("if-match", &tag)
-        .json(&json!({"status": "published"}))
-        .send()
-        .await
-        .unwrap();
+    let publish = json!({"status": "published"});
+    let published =
+        (app.edit_post(Method::PATCH, &author, "hello-world", publish, Some(&tag))).await;
     assert_eq!(published.status(), 200);
     let public = app.get_public("/blog/posts/hello-world").await;
     assert_eq!(public.status(), 200);
@@ -91,7 +49,7 @@ async fn drafts_are_for_authors_and_published_posts_for_everyone() {
     assert_eq!(body["status"], "published");
     assert!(body["published_at"].is_string());
 
-    let again = revalidate(&app, "/blog/posts/hello-world", &public_tag).await;
+    let again = app.revalidate("/blog/posts/hello-world", &public_tag).await;
     assert_eq!(again.status(), 304);
     assert_eq!(header(&again, "etag"), public_tag);
     assert_eq!(header(&again, "cache-control"), PUBLIC_CACHE);
@@ -104,9 +62,10 @@ async fn the_public_list_is_newest_first_paginated_and_revalidatable() {
     let author = app.token_in("ann", &["authors"]).await;
     for n in 1..=5 {
         let post = json!({"title": format!("Post {n}"), "body": "b", "status": "published"});
-        new_post(&app, &author, post).await;
+        app.new_post(&author, post).await;
     }
-    new_post(&app, &author, json!({"title": "Secret draft", "body": "b"})).await;
+    app.new_post(&author, json!({"title": "Secret draft", "body": "b"}))
+        .await;
 
     let first = app.get_public("/blog/posts?limit=3").await;
     assert_eq!(header(&first, "cache-control"), PUBLIC_CACHE);
@@ -131,17 +90,16 @@ async fn the_public_list_is_newest_first_paginated_and_revalidatable() {
     assert_eq!(slugs(&second), ["post-2", "post-1"]);
     assert!(second.get("next_cursor").is_none());
 
-    let unchanged = revalidate(&app, "/blog/posts?limit=3", &tag).await;
+    let unchanged = app.revalidate("/blog/posts?limit=3", &tag).await;
     assert_eq!(unchanged.status(), 304);
 
     // A new post changes the first page, so its ETag no longer matches.
-    new_post(
-        &app,
+    app.new_post(
         &author,
         json!({"title": "Post 6", "body": "b", "status": "published"}),
     )
     .await;
-    let changed = revalidate(&app, "/blog/posts?limit=3", &tag).await;
+    let changed = app.revalidate("/blog/posts?limit=3", &tag).await;
     assert_eq!(changed.status(), 200);
     assert_eq!(slugs(&changed.json().await.unwrap())[0], "post-6");
 
@@ -156,30 +114,20 @@ async fn the_public_list_is_newest_first_paginated_and_revalidatable() {
 async fn slugs_are_unique_and_checked() {
     let app = spawn_app().await;
     let author = app.token_in("ann", &["authors"]).await;
-    new_post(&app, &author, json!({"title": "Same", "body": "b"})).await;
-    let clash = write(
-        &app,
-        Method::POST,
-        "/blog/posts",
-        &author,
-        json!({"title": "Same", "body": "b"}),
-    )
-    .await;
+    app.new_post(&author, json!({"title": "Same", "body": "b"}))
+        .await;
+    let clash = (app.create_post(Some(&author), json!({"title": "Same", "body": "b"}))).await;
     assert_problem(clash, 409).await;
-    let (custom, _) = new_post(
-        &app,
-        &author,
-        json!({"title": "Same", "body": "b", "slug": "same-2"}),
-    )
-    .await;
+    let (custom, _) = app
+        .new_post(
+            &author,
+            json!({"title": "Same", "body": "b", "slug": "same-2"}),
+        )
+        .await;
     assert_eq!(custom["slug"], "same-2");
 
     let bad = json!({"title": " ", "body": "b", "slug": "Not A Slug", "cover_upload_id": "x"});
-    let problem = assert_problem(
-        write(&app, Method::POST, "/blog/posts", &author, bad).await,
-        422,
-    )
-    .await;
+    let problem = assert_problem(app.create_post(Some(&author), bad).await, 422).await;
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["cover_upload_id", "slug", "title"]);
@@ -196,12 +144,12 @@ async fn slugs_are_unique_and_checked() {
 async fn edits_need_the_current_etag_and_show_at_once() {
     let app = spawn_app().await;
     let author = app.token_in("ann", &["authors"]).await;
-    let (_, tag) = new_post(
-        &app,
-        &author,
-        json!({"title": "Draft one", "body": "v1", "status": "published"}),
-    )
-    .await;
+    let (_, tag) = app
+        .new_post(
+            &author,
+            json!({"title": "Draft one", "body": "v1", "status": "published"}),
+        )
+        .await;
     // Read it publicly, so the cache holds it.
     let before: Value = app
         .get_public("/blog/posts/draft-one")
@@ -212,13 +160,7 @@ async fn edits_need_the_current_etag_and_show_at_once() {
     assert_eq!(before["body"], "v1");
 
     let replace = json!({"title": "Draft one", "body": "v2", "status": "published"});
-    let replaced = app
-        .request(Method::PUT, "/blog/posts/draft-one", Some(&author))
-        .header("if-match", &tag)
-        .json(&replace)
-        .send()
-        .await
-        .unwrap();
+    let replaced = (app.edit_post(Method::PUT, &author, "draft-one", replace, Some(&tag))).await;
     assert_eq!(replaced.status(), 200);
     let after: Value = app
         .get_public("/blog/posts/draft-one")
@@ -229,30 +171,21 @@ async fn edits_need_the_current_etag_and_show_at_once() {
     assert_eq!(after["body"], "v2", "this instance shows the edit at once");
     assert_eq!(after["published_at"], before["published_at"]);
 
-    let stale = app
-        .request(Method::PATCH, "/blog/posts/draft-one", Some(&author))
-        .header("if-match", &tag)
-        .json(&json!({"title": "lost update"}))
-        .send()
-        .await
-        .unwrap();
+    let lost = json!({"title": "lost update"});
+    let stale = (app.edit_post(Method::PATCH, &author, "draft-one", lost, Some(&tag))).await;
     assert_problem(stale, 412).await;
     let reader = app.token("rob").await;
-    let not_author = write(
-        &app,
+    let not_author = (app.edit_post(
         Method::PATCH,
-        "/blog/posts/draft-one",
         &reader,
+        "draft-one",
         json!({"title": "x"}),
-    )
+        None,
+    ))
     .await;
     assert_problem(not_author, 403).await;
 
-    let deleted = app
-        .request(Method::DELETE, "/blog/posts/draft-one", Some(&author))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_post(&author, "draft-one").await;
     assert_eq!(deleted.status(), 204);
     assert_problem(app.get_public("/blog/posts/draft-one").await, 404).await;
     let listed: Value = app.get_public("/blog/posts").await.json().await.unwrap();
@@ -265,7 +198,9 @@ async fn hostile_markdown_is_stored_as_written_and_served_harmless() {
     let author = app.token_in("ann", &["authors"]).await;
     let hostile =
         "Hi <script>alert(1)</script><img src=x onerror=alert(1)> [x](javascript:alert(1))";
-    let (post, _) = new_post(&app, &author, json!({"title": "XSS", "body": hostile})).await;
+    let (post, _) = app
+        .new_post(&author, json!({"title": "XSS", "body": hostile}))
+        .await;
     assert_eq!(post["body"], hostile, "the Markdown is kept as written");
     let html = post["body_html"].as_str().unwrap();
     for bad in ["<script", "onerror", "javascript:"] {

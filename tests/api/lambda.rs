@@ -19,8 +19,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{fresh_data_dir, spawn_app};
-use crate::subscribers::{mail_to, subscribe};
-use crate::uploads::{ask, png, put, settled};
+use crate::subscribers::mail_to;
+use crate::uploads::png;
 
 const NEEDS_CARGO_LAMBDA: &str = "run through ./scripts/test, which installs cargo-lambda";
 const FUNCTION: &str = "atrium";
@@ -371,7 +371,7 @@ async fn a_stream_batch_with_a_poison_record_reports_only_that_record() {
         format!("second-{suffix}@example.com"),
     );
     for email in [&first, &second] {
-        assert_eq!(subscribe(&app, email).await.status(), StatusCode::ACCEPTED);
+        assert_eq!(app.subscribe(email).await.status(), StatusCode::ACCEPTED);
     }
     let lambda = Function::start(&events_vars(&app)).await;
     let with = [
@@ -415,8 +415,13 @@ async fn an_s3_event_with_an_encoded_key_completes_the_upload() {
         "content_type": "image/png",
         "size": image.len(),
     });
-    let ticket: Value = ask(&app, &token, request).await.json().await.unwrap();
-    assert!(put(&app, &ticket, image).await.status().is_success());
+    let ticket: Value = app
+        .create_upload(Some(&token), request)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(app.send_upload(&ticket, image).await.status().is_success());
 
     let aws = app.aws.as_ref().unwrap();
     let url = reqwest::Url::parse(ticket["url"].as_str().unwrap()).unwrap();
@@ -433,7 +438,9 @@ async fn an_s3_event_with_an_encoded_key_completes_the_upload() {
     ));
     assert_eq!(answer, json!({}));
 
-    let upload = settled(&app, &token, ticket["id"].as_str().unwrap()).await;
+    let upload = app
+        .settled_upload(&token, ticket["id"].as_str().unwrap())
+        .await;
     assert_eq!(upload["status"], "ready", "{upload}");
     assert_eq!(
         upload["thumbnails"].as_array().unwrap().len(),

@@ -1,13 +1,13 @@
 //! Black-box tests over HTTP: each test starts the real router on a random
 //! port with a fresh data directory (see `helpers::spawn_app`) and checks
-//! what a client sees. With `ATRIUM_TEST_MOTO` set (as `./scripts/test` does
+//! what a client sees. (The backends' library-level tests are
+//! `tests/backends`.) With `ATRIUM_TEST_MOTO` set (as `./scripts/test` does
 //! in its second pass) the same tests run against DynamoDB, S3, SES v2 and
 //! Cognito on a moto server (see `emulator`).
 
 mod auth;
 mod aws;
 mod blog;
-mod cache;
 mod durability;
 mod emulator;
 mod errors;
@@ -15,7 +15,6 @@ mod files;
 mod helpers;
 mod lambda;
 mod mail;
-mod store;
 mod subscribers;
 mod todos;
 mod uploads;

@@ -4,19 +4,11 @@
 //! and hands the table's real DynamoDB Stream records to the reaction.
 
 use mail_parser::MessageParser;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::mail::sent;
-
-pub async fn subscribe(app: &TestApp, email: &str) -> Response {
-    app.request(Method::POST, "/blog/subscribers", None)
-        .json(&json!({ "email": email }))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// The messages sent to `to` so far (run the reactions first:
 /// [`TestApp::drain_reactions`]).
@@ -55,11 +47,13 @@ fn unsubscribe_path(raw: &[u8]) -> String {
 async fn a_subscriber_gets_exactly_one_welcome_email() {
     let app = spawn_app().await;
     let email = unique_address();
-    let first = subscribe(&app, &email).await;
+    let first = app.subscribe(&email).await;
     assert_eq!(first.status(), 202);
     let first: Value = first.json().await.unwrap();
     // The same address again, spelled differently: the same answer.
-    let again = subscribe(&app, &format!("  {}  ", email.to_uppercase())).await;
+    let again = app
+        .subscribe(&format!("  {}  ", email.to_uppercase()))
+        .await;
     assert_eq!(again.status(), 202);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     app.drain_reactions().await;
@@ -87,7 +81,7 @@ async fn concurrent_subscribes_of_one_address_send_one_email() {
         .spawn()
         .await;
     let email = unique_address();
-    let attempts = (0..20).map(|_| subscribe(&app, &email));
+    let attempts = (0..20).map(|_| app.subscribe(&email));
     for response in futures::future::join_all(attempts).await {
         assert_eq!(response.status(), 202);
     }
@@ -101,8 +95,10 @@ async fn concurrent_subscribes_of_one_address_send_one_email() {
 async fn a_stream_event_delivered_twice_sends_one_email() {
     let app = spawn_app().await;
     let email = unique_address();
-    assert_eq!(subscribe(&app, &email).await.status(), 202);
+    assert_eq!(app.subscribe(&email).await.status(), 202);
     // The shape Lambda delivers for a DynamoDB Stream INSERT.
+    let key = atrium::keys::subscriber(&email.parse().unwrap());
+    let (pk, sk) = (key.pk.as_str(), key.sk.as_str());
     let event = json!({"Records": [{
         "eventID": "c4ca4238a0b923820dcc509a6f75849b",
         "eventName": "INSERT",
@@ -111,9 +107,9 @@ async fn a_stream_event_delivered_twice_sends_one_email() {
         "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": 1_795_000_000,
-            "Keys": {"PK": {"S": format!("SUB#{email}")}, "SK": {"S": "SUB"}},
+            "Keys": {"PK": {"S": pk}, "SK": {"S": sk}},
             "NewImage": {
-                "PK": {"S": format!("SUB#{email}")}, "SK": {"S": "SUB"},
+                "PK": {"S": pk}, "SK": {"S": sk},
                 "email": {"S": email}, "version": {"N": "1"},
                 "created_at": {"S": "2026-11-23T10:00:00Z"}
             },
@@ -135,7 +131,7 @@ async fn a_stream_event_delivered_twice_sends_one_email() {
 async fn the_link_unsubscribes_and_tampered_links_do_nothing() {
     let app = spawn_app().await;
     let email = unique_address();
-    subscribe(&app, &email).await;
+    app.subscribe(&email).await;
     app.drain_reactions().await;
     let mail = mail_to(&app, &email).await;
     let link = unsubscribe_path(&mail[0]);
@@ -163,28 +159,16 @@ async fn the_link_unsubscribes_and_tampered_links_do_nothing() {
         other,
         "/blog/subscribers/not-a-token".to_string(),
     ] {
-        let response = app
-            .request(Method::DELETE, &tampered, None)
-            .send()
-            .await
-            .unwrap();
+        let response = app.unsubscribe(&tampered).await;
         assert_problem(response, 404).await;
     }
-    let done = app
-        .request(Method::DELETE, &link, None)
-        .send()
-        .await
-        .unwrap();
+    let done = app.unsubscribe(&link).await;
     assert_eq!(
         done.status(),
         204,
         "the real link still works: nothing was unsubscribed before"
     );
-    let again = app
-        .request(Method::DELETE, &link, None)
-        .send()
-        .await
-        .unwrap();
+    let again = app.unsubscribe(&link).await;
     assert_problem(again, 404).await;
 }
 
@@ -192,15 +176,10 @@ async fn the_link_unsubscribes_and_tampered_links_do_nothing() {
 async fn one_click_unsubscribe_by_post() {
     let app = spawn_app().await;
     let email = unique_address();
-    subscribe(&app, &email).await;
+    app.subscribe(&email).await;
     app.drain_reactions().await;
     let link = unsubscribe_path(&mail_to(&app, &email).await[0]);
-    let response = app
-        .request(Method::POST, &link, None)
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
+    let response = app.unsubscribe_one_click(&link).await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("unsubscribed"));
     assert_problem(app.get_public(&link).await, 404).await;
@@ -220,13 +199,13 @@ async fn bad_addresses_and_floods_are_refused() {
         "a@b",
         "x@example.com\r\nBcc: y@example.com",
     ] {
-        assert_problem(subscribe(&app, bad).await, 422).await;
+        assert_problem(app.subscribe(bad).await, 422).await;
     }
-    assert_eq!(subscribe(&app, &unique_address()).await.status(), 202);
-    let response = subscribe(&app, &unique_address()).await;
+    assert_eq!(app.subscribe(&unique_address()).await.status(), 202);
+    let response = app.subscribe(&unique_address()).await;
     let problem = assert_problem(response, 429).await;
     assert!(problem["detail"].as_str().unwrap().contains("too many"));
-    let response = subscribe(&app, &unique_address()).await;
+    let response = app.subscribe(&unique_address()).await;
     assert_eq!(response.headers()["retry-after"], "3600");
     let wrong_shape = app
         .request(Method::POST, "/blog/subscribers", None)
@@ -244,22 +223,15 @@ async fn behind_a_proxy_the_budget_is_per_forwarded_client() {
         .with_env("APP_TRUSTED_PROXY_HOPS", "1")
         .spawn()
         .await;
-    let from = |forwarded: &'static str| {
-        app.request(Method::POST, "/blog/subscribers", None)
-            .header("x-forwarded-for", forwarded)
-            .json(&json!({ "email": unique_address() }))
-            .send()
+    let from = async |forwarded: &str| {
+        let response = app.subscribe_as(&unique_address(), Some(forwarded)).await;
+        response.status()
     };
-    assert_eq!(from("203.0.113.1").await.unwrap().status(), 202);
-    assert_eq!(
-        from("203.0.113.2").await.unwrap().status(),
-        202,
-        "another client"
-    );
-    assert_eq!(from("203.0.113.1").await.unwrap().status(), 429);
+    assert_eq!(from("203.0.113.1").await, 202);
+    assert_eq!(from("203.0.113.2").await, 202, "another client");
+    assert_eq!(from("203.0.113.1").await, 429);
     // What the client itself puts on the left can't buy a fresh budget.
-    let spoofed = from("198.51.100.7, 203.0.113.1").await.unwrap();
-    assert_eq!(spoofed.status(), 429);
+    assert_eq!(from("198.51.100.7, 203.0.113.1").await, 429);
 }
 
 #[tokio::test]
@@ -270,7 +242,7 @@ async fn a_change_made_while_the_workers_are_stopped_is_handled_when_they_start(
     }
     app.stop_workers().await;
     let email = unique_address();
-    assert_eq!(subscribe(&app, &email).await.status(), 202);
+    assert_eq!(app.subscribe(&email).await.status(), 202);
     app.drain_reactions().await;
     assert!(
         mail_to(&app, &email).await.is_empty(),

@@ -204,8 +204,9 @@ async fn a_cursor_cannot_reach_another_users_partition() {
 
     // A hand-made cursor naming bob's partition is refused the same way.
     use base64::Engine as _;
-    let bob_sub = atrium::auth::local_sub("bob");
-    let forged = json!({ "PK": format!("USER#{bob_sub}"), "SK": "TODO#0" });
+    let bob = atrium::auth::local_sub("bob").parse().unwrap();
+    let key = atrium::keys::todo(&bob, atrium::ids::TodoId::new());
+    let forged = json!({ "PK": key.pk, "SK": key.sk });
     let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged.to_string());
     assert_problem(
         app.list_todos(&alice, &format!("?cursor={forged}")).await,

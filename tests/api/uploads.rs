@@ -6,7 +6,6 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
@@ -83,26 +82,6 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-pub async fn ask(app: &TestApp, token: &str, body: Value) -> Response {
-    app.request(Method::POST, "/uploads", Some(token))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Sends `bytes` where a ticket says, with the headers it says.
-pub async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> Response {
-    let mut request = app.client.put(ticket["url"].as_str().unwrap());
-    for pair in ticket["headers"].as_array().unwrap() {
-        let (name, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-        if name != "host" {
-            request = request.header(name, value);
-        }
-    }
-    request.body(bytes).send().await.unwrap()
-}
-
 /// Delivers the S3 ObjectCreated event for a ticket's object, as Lambda
 /// would (S3 sends keys form-encoded); locally the store notifies by itself.
 async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
@@ -128,27 +107,14 @@ async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
     assert_eq!(answer, Ok(json!({})), "the S3 event is handled");
 }
 
-/// The upload once completion has run.
-pub async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
-    app.drain_reactions().await;
-    let upload: Value = app
-        .get(&format!("/uploads/{id}"), token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(upload["status"], "pending", "upload {id} stayed pending");
-    upload
-}
-
 /// Creates, sends and completes an upload; returns its final state.
 async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u8>) -> Value {
     let request = json!({"filename": name, "content_type": kind, "size": bytes.len()});
-    let response = ask(app, token, request).await;
+    let response = app.create_upload(Some(token), request).await;
     assert_eq!(response.status(), 201);
     let ticket: Value = response.json().await.unwrap();
     assert_eq!(ticket["method"], "PUT");
-    let sent = put(app, &ticket, bytes).await;
+    let sent = app.send_upload(&ticket, bytes).await;
     // The local store refuses wrong bytes as they arrive (415); S3 takes
     // them, and completion refuses them. Either way the upload fails.
     assert!(
@@ -157,7 +123,8 @@ async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u
         sent.status()
     );
     deliver_s3_event(app, &ticket).await;
-    settled(app, token, ticket["id"].as_str().unwrap()).await
+    app.settled_upload(token, ticket["id"].as_str().unwrap())
+        .await
 }
 
 async fn download(app: &TestApp, signed: &Value) -> Vec<u8> {
@@ -279,22 +246,14 @@ async fn requests_are_validated_and_names_stay_in_the_folder() {
     let app = spawn_app().await;
     let alice = app.token("alice").await;
     let bad = json!({"filename": "..", "content_type": "application/x-msdownload", "size": 0});
-    let problem = assert_problem(ask(&app, &alice, bad).await, 422).await;
+    let problem = assert_problem(app.create_upload(Some(&alice), bad).await, 422).await;
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["content_type", "filename", "size"]);
     let huge =
         json!({"filename": "a.png", "content_type": "image/png", "size": 25 * 1024 * 1024 + 1});
-    assert_problem(ask(&app, &alice, huge).await, 422).await;
-    assert_problem(
-        app.request(Method::POST, "/uploads", None)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    assert_problem(app.create_upload(Some(&alice), huge).await, 422).await;
+    assert_problem(app.create_upload(None, json!({})).await, 401).await;
 
     for (name, kept) in [
         ("../../../etc/passwd", "passwd"),
@@ -303,15 +262,15 @@ async fn requests_are_validated_and_names_stay_in_the_folder() {
         ("evil\u{202E}txt.exe", "eviltxt.exe"),
         ("cafe\u{0301}.txt", "caf%C3%A9.txt"),
     ] {
-        let ticket: Value = ask(
-            &app,
-            &alice,
-            json!({"filename": name, "content_type": "text/plain", "size": 3}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        let ticket: Value = app
+            .create_upload(
+                Some(&alice),
+                json!({"filename": name, "content_type": "text/plain", "size": 3}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
         let url = ticket["url"].as_str().unwrap();
         let id = ticket["id"].as_str().unwrap();
         assert!(
@@ -330,20 +289,12 @@ async fn one_user_never_sees_or_deletes_anothers_upload() {
     let id = done["id"].as_str().unwrap();
     let path = format!("/uploads/{id}");
     assert_problem(app.get(&path, &bob).await, 404).await;
-    let deleted = app
-        .request(Method::DELETE, &path, Some(&bob))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_upload(&bob, id).await;
     assert_problem(deleted, 404).await;
     let listed: Value = app.get("/uploads", &bob).await.json().await.unwrap();
     assert_eq!(listed["items"], json!([]));
 
-    let gone = app
-        .request(Method::DELETE, &path, Some(&alice))
-        .send()
-        .await
-        .unwrap();
+    let gone = app.delete_upload(&alice, id).await;
     assert_eq!(gone.status(), 204);
     assert_problem(app.get(&path, &alice).await, 404).await;
 }
@@ -354,23 +305,32 @@ async fn a_redelivered_event_changes_nothing_and_urls_are_single_use_locally() {
     let alice = app.token("alice").await;
     let bytes = png(300, 200);
     let request = json!({"filename": "p.png", "content_type": "image/png", "size": bytes.len()});
-    let ticket: Value = ask(&app, &alice, request).await.json().await.unwrap();
+    let ticket: Value = app
+        .create_upload(Some(&alice), request)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(
-        put(&app, &ticket, bytes.clone())
+        app.send_upload(&ticket, bytes.clone())
             .await
             .status()
             .is_success()
     );
     deliver_s3_event(&app, &ticket).await;
-    let first = settled(&app, &alice, ticket["id"].as_str().unwrap()).await;
+    let first = app
+        .settled_upload(&alice, ticket["id"].as_str().unwrap())
+        .await;
     deliver_s3_event(&app, &ticket).await;
-    let again = settled(&app, &alice, ticket["id"].as_str().unwrap()).await;
+    let again = app
+        .settled_upload(&alice, ticket["id"].as_str().unwrap())
+        .await;
     assert_eq!(first["status"], "ready");
     assert_eq!(again["thumbnails"].as_array().unwrap().len(), 2);
     assert_eq!(first["thumbnails"].as_array().unwrap().len(), 2);
     if app.aws.is_none() {
         // The local store refuses a second use of an upload URL.
-        assert_problem(put(&app, &ticket, bytes).await, 403).await;
+        assert_problem(app.send_upload(&ticket, bytes).await, 403).await;
     }
 }
 
@@ -379,13 +339,18 @@ async fn bytes_replaced_after_completion_are_checked_again() {
     let app = spawn_app().await;
     let alice = app.token("alice").await;
     let request = json!({"filename": "t.txt", "content_type": "text/plain", "size": 3});
-    let ticket: Value = ask(&app, &alice, request).await.json().await.unwrap();
-    put(&app, &ticket, b"hi!".to_vec()).await;
+    let ticket: Value = app
+        .create_upload(Some(&alice), request)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.send_upload(&ticket, b"hi!".to_vec()).await;
     deliver_s3_event(&app, &ticket).await;
     let id = ticket["id"].as_str().unwrap();
-    assert_eq!(settled(&app, &alice, id).await["status"], "ready");
+    assert_eq!(app.settled_upload(&alice, id).await["status"], "ready");
 
-    let second = put(&app, &ticket, b"\0\0\0".to_vec()).await;
+    let second = app.send_upload(&ticket, b"\0\0\0".to_vec()).await;
     if app.aws.is_none() {
         assert_eq!(second.status(), 403, "local URLs are single-use");
         return;

@@ -12,7 +12,7 @@ use atrium::store::{
 use serde_json::json;
 
 use crate::emulator::{moto_url, sdk, unique};
-use crate::helpers::item;
+use crate::item;
 
 /// A fresh, empty table on the backend under test.
 struct Fresh {

@@ -16,6 +16,8 @@ use axum::Router;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+mod endpoints;
+
 use crate::emulator::{AwsFixture, moto_url};
 
 pub struct TestApp {
@@ -219,94 +221,6 @@ impl TestApp {
     pub async fn get_public(&self, path: &str) -> Response {
         self.request(Method::GET, path, None).send().await.unwrap()
     }
-
-    pub async fn create_todo(&self, token: &str, body: Value) -> Response {
-        self.request(Method::POST, "/todos", Some(token))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Creates a todo that must succeed; returns its JSON.
-    pub async fn new_todo(&self, token: &str, title: &str) -> Value {
-        let response = self.create_todo(token, json!({ "title": title })).await;
-        assert_eq!(response.status(), 201, "creating {title}");
-        response.json().await.unwrap()
-    }
-
-    /// Creates a todo that must succeed; returns its id.
-    pub async fn new_todo_id(&self, token: &str, title: &str) -> String {
-        self.new_todo(token, title).await["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    /// How many todos the user has (up to 100).
-    pub async fn todo_count(&self, token: &str) -> usize {
-        let page: Value = self
-            .list_todos(token, "?limit=100")
-            .await
-            .json()
-            .await
-            .unwrap();
-        page["items"].as_array().unwrap().len()
-    }
-
-    /// Sends a request with one extra header.
-    pub async fn send_with(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        header: (&str, &str),
-    ) -> Response {
-        self.request(method, path, Some(token))
-            .header(header.0, header.1)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// `POST /todos` with an `Idempotency-Key`.
-    pub async fn create_todo_once(&self, token: &str, key: &str, body: Value) -> Response {
-        let builder = self
-            .request(Method::POST, "/todos", Some(token))
-            .header("idempotency-key", key);
-        builder.json(&body).send().await.unwrap()
-    }
-
-    pub async fn list_todos(&self, token: &str, query: &str) -> Response {
-        self.get(&format!("/todos{query}"), token).await
-    }
-
-    pub async fn get_todo(&self, token: &str, id: &str) -> Response {
-        self.get(&format!("/todos/{id}"), token).await
-    }
-
-    pub async fn patch_todo(
-        &self,
-        token: &str,
-        id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Response {
-        let mut builder = self
-            .request(Method::PATCH, &format!("/todos/{id}"), Some(token))
-            .json(&body);
-        if let Some(tag) = if_match {
-            builder = builder.header("if-match", tag);
-        }
-        builder.send().await.unwrap()
-    }
-
-    pub async fn delete_todo(&self, token: &str, id: &str) -> Response {
-        self.request(Method::DELETE, &format!("/todos/{id}"), Some(token))
-            .send()
-            .await
-            .unwrap()
-    }
 }
 
 /// Asserts a problem+json answer with `status`; returns its body.
@@ -333,13 +247,4 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// An item with keys `pk`/`sk` and the attributes of `extra` (a JSON object).
-pub fn item(pk: &str, sk: &str, extra: Value) -> atrium::store::Item {
-    let mut item = json!({ "PK": pk, "SK": sk });
-    item.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    item.as_object().unwrap().clone()
 }

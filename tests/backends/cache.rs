@@ -12,7 +12,7 @@ use atrium::store::{
 };
 use serde_json::json;
 
-use crate::helpers::item;
+use crate::item;
 
 /// Passes everything to the real store and counts the reads.
 struct Counting {
