@@ -3,9 +3,10 @@
 //!
 //! Clients never stream files through this service: they get short-lived
 //! presigned URLs and talk to the store directly (S3, or the local store's
-//! own signed `/files/...` route). Resource code reaches the store through a
-//! [`Folder`], which confines every key to one prefix (`users/{sub}/`), so a
-//! crafted name can never reach another user's files.
+//! own signed `/files/...` route). Every key is checked ([`check_key`]): no
+//! `..`, empty or absolute segments; and resource code builds keys only from
+//! validated ids ([`crate::keys`]), so a crafted name never reaches another
+//! user's files.
 
 mod local;
 mod s3;
@@ -15,7 +16,6 @@ pub use local::{LocalObjects, ObjectEvent, ObjectEvents, ReceiveError, Signature
 pub use s3::S3Objects;
 pub use sniff::{content_matches, head_matches};
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -101,83 +101,6 @@ pub fn check_key(key: &str) -> Result<(), ObjectError> {
         return bad("empty, `.` or `..` path segment");
     }
     Ok(())
-}
-
-/// A view of a store confined to one prefix; names are relative to it.
-#[derive(Clone)]
-pub struct Folder {
-    store: Arc<dyn ObjectStore>,
-    prefix: String,
-}
-
-impl Folder {
-    /// `prefix` must be a valid key ending in `/`, e.g. `users/{sub}/`.
-    pub fn new(
-        store: Arc<dyn ObjectStore>,
-        prefix: impl Into<String>,
-    ) -> Result<Self, ObjectError> {
-        let prefix = prefix.into();
-        match prefix.strip_suffix('/') {
-            Some(inner) => check_key(inner)?,
-            None => return Err(ObjectError::BadKey(format!("{prefix:?} does not end in /"))),
-        }
-        Ok(Self { store, prefix })
-    }
-
-    /// The full key of `name`, which must stay inside the folder.
-    pub fn key(&self, name: &str) -> Result<String, ObjectError> {
-        let key = format!("{}{name}", self.prefix);
-        check_key(name)?;
-        check_key(&key)?;
-        Ok(key)
-    }
-
-    pub async fn put(
-        &self,
-        name: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> Result<(), ObjectError> {
-        self.store.put(&self.key(name)?, body, content_type).await
-    }
-
-    pub async fn get(&self, name: &str) -> Result<Option<Object>, ObjectError> {
-        self.store.get(&self.key(name)?).await
-    }
-
-    /// The folder's objects, named relative to it.
-    pub async fn list(&self) -> Result<Vec<ObjectInfo>, ObjectError> {
-        let mut found = self.store.list(&self.prefix).await?;
-        for info in &mut found {
-            info.key.drain(..self.prefix.len());
-        }
-        Ok(found)
-    }
-
-    pub async fn delete(&self, name: &str) -> Result<(), ObjectError> {
-        self.store.delete(&self.key(name)?).await
-    }
-
-    pub async fn presign_put(
-        &self,
-        name: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> Result<Presigned, ObjectError> {
-        let key = self.key(name)?;
-        self.store
-            .presign_put(&key, content_type, content_length, expires_in)
-            .await
-    }
-
-    pub async fn presign_get(
-        &self,
-        name: &str,
-        expires_in: Duration,
-    ) -> Result<Presigned, ObjectError> {
-        self.store.presign_get(&self.key(name)?, expires_in).await
-    }
 }
 
 #[cfg(test)]

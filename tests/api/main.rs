@@ -11,7 +11,6 @@ mod blog;
 mod durability;
 mod emulator;
 mod errors;
-mod files;
 mod helpers;
 mod lambda;
 mod mail;

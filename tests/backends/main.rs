@@ -1,13 +1,18 @@
 //! Library-level tests of the backends, apart from the black-box HTTP suite
 //! (`tests/api`): the `Table` contract on whichever store the suite runs
 //! against (the embedded one, or DynamoDB on moto with `ATRIUM_TEST_MOTO`),
-//! and the read cache's semantics over a store that counts its reads.
+//! the read cache's semantics over a store that counts its reads, and the
+//! `ObjectStore` contract with its presigned URLs (local or S3 on moto).
 
 mod cache;
-// The moto fixtures the HTTP suite uses too.
+// The moto fixtures and the service harness the HTTP suite uses too.
 #[allow(dead_code)]
 #[path = "../api/emulator.rs"]
 mod emulator;
+#[allow(dead_code)]
+#[path = "../api/helpers/mod.rs"]
+mod helpers;
+mod objects;
 mod store;
 
 use serde_json::{Value, json};

@@ -1,17 +1,18 @@
-//! The object store behind presigned URLs, on the backend under test (local
-//! files, or S3 on moto), used the way a client uses it: plain HTTP to the
-//! URL the service signed.
+//! The `ObjectStore` contract on the backend under test (local files behind
+//! the service's own `/files` URLs, or S3 on moto), with presigned URLs used
+//! the way a client uses them: plain HTTP to the URL the service signed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use atrium::objects::{Folder, Presigned};
+use atrium::objects::{ObjectStore, Presigned};
 use bytes::Bytes;
 use reqwest::Method;
 
 use crate::helpers::{TestApp, spawn_app};
 
-fn folder(app: &TestApp, prefix: &str) -> Folder {
-    Folder::new(app.backends().objects.clone(), prefix).unwrap()
+fn objects(app: &TestApp) -> Arc<dyn ObjectStore> {
+    app.backends().objects.clone()
 }
 
 /// Sends what a presigned request says, with `body`.
@@ -29,11 +30,11 @@ async fn send(app: &TestApp, signed: &Presigned, body: &'static [u8]) -> reqwest
 #[tokio::test]
 async fn presigned_urls_upload_and_download() {
     let app = spawn_app().await;
-    let alice = folder(&app, "users/alice/");
+    let store = objects(&app);
     let body: &'static [u8] = b"hello, presigned world";
-    let put = alice
+    let put = store
         .presign_put(
-            "notes/hello.txt",
+            "users/alice/notes/hello.txt",
             "text/plain",
             body.len() as u64,
             Duration::from_secs(60),
@@ -49,66 +50,54 @@ async fn presigned_urls_upload_and_download() {
     let uploaded = send(&app, &put, body).await;
     assert!(uploaded.status().is_success(), "{}", uploaded.status());
 
-    let get = alice
-        .presign_get("notes/hello.txt", Duration::from_secs(60))
+    let get = store
+        .presign_get("users/alice/notes/hello.txt", Duration::from_secs(60))
         .await
         .unwrap();
     let downloaded = send(&app, &get, b"").await;
     assert_eq!(downloaded.status(), 200);
     assert_eq!(downloaded.bytes().await.unwrap(), body);
-    let stored = alice.get("notes/hello.txt").await.unwrap().unwrap();
+    let stored = store
+        .get("users/alice/notes/hello.txt")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.content_type.as_deref(), Some("text/plain"));
 }
 
 #[tokio::test]
-async fn a_folder_sees_and_touches_only_its_own_objects() {
+async fn a_prefix_lists_only_its_own_objects_and_bad_keys_are_refused() {
     let app = spawn_app().await;
-    let (alice, bob) = (folder(&app, "users/alice/"), folder(&app, "users/bob/"));
-    for name in ["a.txt", "sub/b.txt"] {
-        alice
-            .put(name, Bytes::from_static(b"alice's"), "text/plain")
-            .await
-            .unwrap();
-    }
-    bob.put("a.txt", Bytes::from_static(b"bob's"), "text/plain")
-        .await
-        .unwrap();
+    let store = objects(&app);
+    let put = async |key: &str, body: &'static [u8]| {
+        let body = Bytes::from_static(body);
+        store.put(key, body, "text/plain").await.unwrap()
+    };
+    put("users/alice/a.txt", b"alice's").await;
+    put("users/alice/sub/b.txt", b"alice's").await;
+    put("users/bob/a.txt", b"bob's").await;
     // A sibling whose name merely starts like alice's folder.
-    folder(&app, "users/alice-evil/")
-        .put("x.txt", Bytes::from_static(b"x"), "text/plain")
-        .await
-        .unwrap();
+    put("users/alice-evil/x.txt", b"x").await;
 
-    let listed: Vec<_> = alice
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    assert_eq!(listed, ["a.txt", "sub/b.txt"]);
-    for escape in [
-        "../bob/a.txt",
-        "sub/../../bob/a.txt",
+    let listed: Vec<_> = store.list("users/alice/").await.unwrap();
+    let keys: Vec<_> = listed.into_iter().map(|o| o.key).collect();
+    assert_eq!(keys, ["users/alice/a.txt", "users/alice/sub/b.txt"]);
+    for bad in [
+        "users/alice/../bob/a.txt",
         "/users/bob/a.txt",
         "",
         "a\\..\\b",
+        "a//b",
     ] {
-        assert!(
-            alice.get(escape).await.is_err(),
-            "{escape:?} must be refused"
-        );
-        assert!(
-            alice.delete(escape).await.is_err(),
-            "{escape:?} must be refused"
-        );
-        let signed = alice.presign_get(escape, Duration::from_secs(60)).await;
-        assert!(signed.is_err(), "{escape:?} must not be signed");
+        assert!(store.get(bad).await.is_err(), "{bad:?} must be refused");
+        assert!(store.delete(bad).await.is_err(), "{bad:?} must be refused");
+        let signed = store.presign_get(bad, Duration::from_secs(60)).await;
+        assert!(signed.is_err(), "{bad:?} must not be signed");
     }
-    alice.delete("a.txt").await.unwrap();
-    alice.delete("a.txt").await.unwrap(); // deleting twice is fine, as on S3
-    assert!(alice.get("a.txt").await.unwrap().is_none());
-    let bobs = bob.get("a.txt").await.unwrap().unwrap();
+    store.delete("users/alice/a.txt").await.unwrap();
+    store.delete("users/alice/a.txt").await.unwrap(); // twice is fine, as on S3
+    assert!(store.get("users/alice/a.txt").await.unwrap().is_none());
+    let bobs = store.get("users/bob/a.txt").await.unwrap().unwrap();
     assert_eq!(bobs.body, Bytes::from_static(b"bob's"));
 }
 
@@ -119,10 +108,10 @@ async fn local_urls_refuse_tampering_expiry_and_other_sizes() {
     // An empty APP_BUCKET selects the local store on either backend.
     let app = TestApp::builder().with_env("APP_BUCKET", "").spawn().await;
     assert!(app.backends().local_objects.is_some());
-    let alice = folder(&app, "users/alice/");
-    let put = alice
+    let store = objects(&app);
+    let put = store
         .presign_put(
-            "x.bin",
+            "users/alice/x.bin",
             "application/octet-stream",
             4,
             Duration::from_secs(60),
@@ -157,8 +146,8 @@ async fn local_urls_refuse_tampering_expiry_and_other_sizes() {
     assert_eq!(send(&app, &unsigned, b"1234").await.status(), 403);
     assert_eq!(send(&app, &put, b"1234").await.status(), 200);
 
-    let get = alice
-        .presign_get("x.bin", Duration::from_secs(1))
+    let get = store
+        .presign_get("users/alice/x.bin", Duration::from_secs(1))
         .await
         .unwrap();
     assert_eq!(send(&app, &get, b"").await.status(), 200);
