@@ -30,7 +30,8 @@
 //!   an outbox), [`auth`] (Cognito-shaped JWTs, verified and, locally,
 //!   issued).
 //! - Foundations: [`ids`] (validated ids), [`clock`], [`aws`] (the SDK
-//!   configuration and its error classes), [`telemetry`], [`allocator`].
+//!   configuration and its error classes), [`telemetry`], [`allocator`], and
+//!   `secret_file` (keys generated once in the data directory).
 
 pub mod allocator;
 pub mod app;

@@ -8,7 +8,7 @@
 //! table's cache, and writes through it too, so an author's edit shows on
 //! this instance at once.
 //!
-//! Visitors subscribe by email ([`subscribers`]) and get exactly one welcome
+//! Visitors subscribe by email (`subscribers`) and get exactly one welcome
 //! email, sent as a reaction to the stored subscriber ([`welcome`]).
 
 mod model;

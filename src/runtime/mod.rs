@@ -1,6 +1,6 @@
 //! How the router and the reactions are served: a TCP server (laptop,
 //! container), or Lambda's runtime API for HTTP events ([`lambda`]) or for
-//! stream and S3 events ([`events`]). [`crate::app::Application::run`]
+//! stream and S3 events ([`events`]). `main` (through [`crate::app::Application`])
 //! picks one from [`crate::config::Runtime`].
 
 pub mod events;
