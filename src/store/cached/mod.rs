@@ -31,17 +31,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod settings;
+mod size;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
+
+use size::{json_len, key_len};
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
 use serde_json::Value;
 
-use super::{
-    Condition, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
-};
+use super::{Condition, Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum CacheKey {
@@ -292,25 +293,4 @@ impl Table for CachedTable {
     fn describe(&self) -> String {
         format!("{} behind an in-process cache", self.inner.describe())
     }
-}
-
-fn key_len(key: &Key) -> usize {
-    key.pk.len() + key.sk.len() + 32
-}
-
-/// The length of an item's JSON encoding, without building it.
-fn json_len(item: &Item) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, item);
-    count.0
 }
