@@ -415,12 +415,7 @@ async fn an_s3_event_with_an_encoded_key_completes_the_upload() {
         "content_type": "image/png",
         "size": image.len(),
     });
-    let ticket: Value = app
-        .create_upload(Some(&token), request)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ticket = app.upload_ticket(&token, request).await;
     assert!(app.send_upload(&ticket, image).await.status().is_success());
 
     let aws = app.aws.as_ref().unwrap();

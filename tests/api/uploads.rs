@@ -110,9 +110,7 @@ async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
 /// Creates, sends and completes an upload; returns its final state.
 async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u8>) -> Value {
     let request = json!({"filename": name, "content_type": kind, "size": bytes.len()});
-    let response = app.create_upload(Some(token), request).await;
-    assert_eq!(response.status(), 201);
-    let ticket: Value = response.json().await.unwrap();
+    let ticket = app.upload_ticket(token, request).await;
     assert_eq!(ticket["method"], "PUT");
     let sent = app.send_upload(&ticket, bytes).await;
     // The local store refuses wrong bytes as they arrive (415); S3 takes
@@ -262,15 +260,12 @@ async fn requests_are_validated_and_names_stay_in_the_folder() {
         ("evil\u{202E}txt.exe", "eviltxt.exe"),
         ("cafe\u{0301}.txt", "caf%C3%A9.txt"),
     ] {
-        let ticket: Value = app
-            .create_upload(
-                Some(&alice),
+        let ticket = app
+            .upload_ticket(
+                &alice,
                 json!({"filename": name, "content_type": "text/plain", "size": 3}),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         let url = ticket["url"].as_str().unwrap();
         let id = ticket["id"].as_str().unwrap();
         assert!(
@@ -305,12 +300,7 @@ async fn a_redelivered_event_changes_nothing_and_urls_are_single_use_locally() {
     let alice = app.token("alice").await;
     let bytes = png(300, 200);
     let request = json!({"filename": "p.png", "content_type": "image/png", "size": bytes.len()});
-    let ticket: Value = app
-        .create_upload(Some(&alice), request)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ticket = app.upload_ticket(&alice, request).await;
     assert!(
         app.send_upload(&ticket, bytes.clone())
             .await
@@ -339,12 +329,7 @@ async fn bytes_replaced_after_completion_are_checked_again() {
     let app = spawn_app().await;
     let alice = app.token("alice").await;
     let request = json!({"filename": "t.txt", "content_type": "text/plain", "size": 3});
-    let ticket: Value = app
-        .create_upload(Some(&alice), request)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ticket = app.upload_ticket(&alice, request).await;
     app.send_upload(&ticket, b"hi!".to_vec()).await;
     deliver_s3_event(&app, &ticket).await;
     let id = ticket["id"].as_str().unwrap();

@@ -192,6 +192,13 @@ impl TestApp {
         request.json(&body).send().await.unwrap()
     }
 
+    /// Asks for an upload URL that must be granted; returns the ticket.
+    pub async fn upload_ticket(&self, token: &str, body: Value) -> Value {
+        let response = self.create_upload(Some(token), body).await;
+        assert_eq!(response.status(), 201, "asking for an upload URL");
+        response.json().await.unwrap()
+    }
+
     /// Sends `bytes` where an upload ticket says, with the headers it says.
     pub async fn send_upload(&self, ticket: &Value, bytes: Vec<u8>) -> Response {
         let mut request = self.client.put(ticket["url"].as_str().unwrap());
