@@ -58,8 +58,8 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     // Counted first, so that a flood of bad addresses is refused too.
     state.subscribe_limiter.check(client)?;
-    let email: EmailAddress = (input.email.parse())
-        .map_err(|e: crate::ids::InvalidId| ApiError::invalid("email", e.to_string()))?;
+    let email = (input.email.parse::<EmailAddress>())
+        .map_err(|e| ApiError::invalid("email", e.to_string()))?;
     let subscriber = Subscriber {
         email,
         created_at: time::OffsetDateTime::now_utc(),

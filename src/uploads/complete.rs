@@ -34,7 +34,6 @@ pub async fn on_object_created(state: &UploadsState, key: &str) -> Result<(), Re
     let Some(object) = state.objects.get(key).await? else {
         return Ok(());
     };
-    let sub = &owner;
     match upload.status {
         Status::Pending => {}
         // An S3 upload URL stays usable until it expires, so bytes can land
@@ -46,7 +45,7 @@ pub async fn on_object_created(state: &UploadsState, key: &str) -> Result<(), Re
             delete_object(state, key).await?;
             let reason = "the file was replaced by content that fails the checks".to_string();
             let failed = finish(upload.clone(), Status::Failed, Some(reason), vec![]);
-            return save(state, sub, &failed, upload.version).await;
+            return save(state, &owner, &failed, upload.version).await;
         }
     }
     let verdict = check(&upload, object.body).await;
@@ -59,7 +58,7 @@ pub async fn on_object_created(state: &UploadsState, key: &str) -> Result<(), Re
     } else {
         store_thumbnails(state, verdict.as_ref().ok()).await?;
     }
-    save(state, sub, &finished, upload.version).await
+    save(state, &owner, &finished, upload.version).await
 }
 
 /// The upload whose object is at `key`, with its owner; `None` when the key

@@ -41,44 +41,42 @@ impl LocalObjects {
         body: impl Stream<Item = Result<Bytes, E>> + Unpin,
     ) -> Result<(), ReceiveError> {
         check_key(key)?;
-        let result = self.store_upload(key, content_type, length, body).await;
-        match &result {
-            Ok(()) => self.events.push(ObjectEvent::Created(key.to_string())),
-            Err(refused @ (ReceiveError::TooLarge | ReceiveError::WrongType(_))) => {
-                self.events.push(ObjectEvent::Refused {
-                    key: key.to_string(),
-                    reason: refused.to_string(),
-                })
+        let result = async {
+            let tmp = self.root.join("tmp");
+            tokio::fs::create_dir_all(&tmp).await.map_err(io_error)?;
+            let staged = tmp.join(ulid::Ulid::new().to_string());
+            let received = stream_to_file(&staged, content_type, length, body).await;
+            if received.is_err() {
+                let _ = tokio::fs::remove_file(&staged).await;
+                return received;
             }
-            Err(_) => {}
+            let (blob, type_file) = (self.blob(key), self.type_file(key));
+            for dir in [parent(&blob), parent(&type_file)] {
+                tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+            }
+            tokio::fs::write(&type_file, content_type)
+                .await
+                .map_err(io_error)?;
+            tokio::fs::rename(&staged, &blob).await.map_err(io_error)?;
+            Ok(())
         }
+        .await;
+        self.notify(key, &result);
         result
     }
 
-    async fn store_upload<E>(
-        &self,
-        key: &str,
-        content_type: &str,
-        length: u64,
-        body: impl Stream<Item = Result<Bytes, E>> + Unpin,
-    ) -> Result<(), ReceiveError> {
-        let tmp = self.root.join("tmp");
-        tokio::fs::create_dir_all(&tmp).await.map_err(io_error)?;
-        let staged = tmp.join(ulid::Ulid::new().to_string());
-        let received = stream_to_file(&staged, content_type, length, body).await;
-        if received.is_err() {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return received;
+    /// Tells the listener how an upload to `key` ended: stored, or refused
+    /// for what it was (an interrupted or mis-sized request is no verdict).
+    fn notify(&self, key: &str, result: &Result<(), ReceiveError>) {
+        let key = key.to_string();
+        match result {
+            Ok(()) => self.events.push(ObjectEvent::Created(key)),
+            Err(refused @ (ReceiveError::TooLarge | ReceiveError::WrongType(_))) => {
+                let reason = refused.to_string();
+                self.events.push(ObjectEvent::Refused { key, reason })
+            }
+            Err(_) => {}
         }
-        let (blob, type_file) = (self.blob(key), self.type_file(key));
-        for dir in [parent(&blob), parent(&type_file)] {
-            tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
-        }
-        tokio::fs::write(&type_file, content_type)
-            .await
-            .map_err(io_error)?;
-        tokio::fs::rename(&staged, &blob).await.map_err(io_error)?;
-        Ok(())
     }
 }
 
