@@ -37,8 +37,8 @@ pub struct Encoded {
 }
 
 /// Decodes `bytes` (within the limits), orients it, and encodes one JPEG per
-/// size in [`THUMBNAIL_SIZES`] (never larger than the image), each smaller
-/// one resized from the previous, larger one (cheaper than from the
+/// size of [`sizes_for`] the image, each smaller one resized from the
+/// previous, larger one (cheaper than from the
 /// original, and indistinguishable at these ratios). CPU-bound: run it on a
 /// blocking thread. The memory the decoded photo took goes back to the OS.
 pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
@@ -50,8 +50,9 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
 fn resize_and_encode(image: RgbImage) -> Result<Vec<Encoded>, String> {
     let mut resizer = Resizer::new();
     let mut encoded = Vec::new();
+    let sizes = sizes_for(image.width().max(image.height()));
     let mut source = DynamicImage::ImageRgb8(image);
-    for &size in THUMBNAIL_SIZES.iter().rev() {
+    for &size in sizes.iter().rev() {
         // Far above the target, average boxes down to twice the target first
         // (cheap, alias-free), as libvips' shrink-then-reduce does.
         if source.width().max(source.height()) > 3 * size {
@@ -69,6 +70,18 @@ fn resize_and_encode(image: RgbImage) -> Result<Vec<Encoded>, String> {
     }
     encoded.reverse();
     Ok(encoded)
+}
+
+/// The sizes of [`THUMBNAIL_SIZES`] below an image's long side `long`: a
+/// thumbnail is never enlarged nor a copy of another. An image no larger
+/// than the smallest size still gets that one, at its own size (re-encoded,
+/// without its metadata).
+fn sizes_for(long: u32) -> Vec<u32> {
+    let smaller: Vec<u32> = THUMBNAIL_SIZES.into_iter().filter(|&s| s < long).collect();
+    match smaller.is_empty() {
+        true => vec![THUMBNAIL_SIZES[0]],
+        false => smaller,
+    }
 }
 
 /// `image` resized so its long side is `size` (never enlarged).
@@ -153,6 +166,15 @@ mod tests {
         assert_eq!(fit(3000, 4000, 1024), (768, 1024));
         assert_eq!(fit(100, 50, 256), (100, 50));
         assert_eq!(fit(10_000, 1, 256), (256, 1));
+    }
+
+    #[test]
+    fn thumbnails_are_smaller_than_the_image_and_never_repeat() {
+        assert_eq!(sizes_for(4000), vec![256, 1024]);
+        assert_eq!(sizes_for(1024), vec![256]);
+        assert_eq!(sizes_for(300), vec![256]);
+        assert_eq!(sizes_for(256), vec![256]);
+        assert_eq!(sizes_for(120), vec![256]);
     }
 
     #[test]

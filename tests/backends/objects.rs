@@ -156,7 +156,7 @@ async fn local_urls_refuse_tampering_expiry_and_other_sizes() {
         ..get.clone()
     };
     assert_eq!(
-        send(&app, &as_put, b"").await.status(),
+        send(&app, &as_put, b"1234").await.status(),
         403,
         "GET URL used to PUT"
     );

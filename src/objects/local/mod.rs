@@ -10,7 +10,8 @@
 //! ([`events`]), as S3 notifies Lambda.
 //!
 //! Layout: `objects/blobs/{key}` holds the bytes, `objects/types/{key}` the
-//! content type, `objects/tmp/` uploads still arriving.
+//! content type, `objects/refused/{key}` why an upload to it was refused,
+//! `objects/tmp/` uploads still arriving.
 
 mod events;
 mod receive;
@@ -75,6 +76,10 @@ impl LocalObjects {
 
     fn type_file(&self, key: &str) -> PathBuf {
         self.root.join("types").join(key)
+    }
+
+    fn refusal_file(&self, key: &str) -> PathBuf {
+        self.root.join("refused").join(key)
     }
 
     fn presign(

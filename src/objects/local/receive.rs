@@ -1,7 +1,8 @@
 //! Uploads through the local store's presigned URLs: streamed to a staging
 //! file as they arrive, stopped at the first byte past the signed length or
 //! at a first few bytes of the wrong kind, and renamed into place only once
-//! whole, so a reader never sees half an object.
+//! whole, so a reader never sees half an object. A refusal is remembered
+//! (`objects/refused/{key}`), so the same URL is refused again.
 
 use std::path::Path;
 
@@ -61,8 +62,37 @@ impl LocalObjects {
             Ok(())
         }
         .await;
+        if let Err(refused @ (ReceiveError::TooLarge | ReceiveError::WrongType(_))) = &result {
+            self.remember_refusal(key, refused).await?;
+        }
         self.notify(key, &result);
         result
+    }
+
+    /// How an earlier upload to `key` was refused, if it was: the URL's
+    /// verdict stands, so sending again gets the same answer (and never a
+    /// 200 for bytes that would be thrown away).
+    pub async fn refusal(&self, key: &str) -> Option<ReceiveError> {
+        check_key(key).ok()?;
+        let kind = tokio::fs::read_to_string(self.refusal_file(key))
+            .await
+            .ok()?;
+        Some(match kind.split_once(':') {
+            Some(("wrong-type", content_type)) => ReceiveError::WrongType(content_type.into()),
+            _ => ReceiveError::TooLarge,
+        })
+    }
+
+    async fn remember_refusal(&self, key: &str, refused: &ReceiveError) -> Result<(), ObjectError> {
+        let kind = match refused {
+            ReceiveError::WrongType(content_type) => format!("wrong-type:{content_type}"),
+            _ => "too-large".to_string(),
+        };
+        let file = self.refusal_file(key);
+        tokio::fs::create_dir_all(parent(&file))
+            .await
+            .map_err(io_error)?;
+        tokio::fs::write(&file, kind).await.map_err(io_error)
     }
 
     /// Tells the listener how an upload to `key` ended: stored, or refused
