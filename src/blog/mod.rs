@@ -11,6 +11,7 @@
 //! Visitors subscribe by email (`subscribers`) and get exactly one welcome
 //! email, sent as a reaction to the stored subscriber ([`welcome`]).
 
+mod author;
 mod model;
 mod posts;
 mod render;
@@ -31,8 +32,10 @@ use crate::http::ratelimit::{RateLimiter, TrustedProxies};
 use crate::mail::Mailer;
 use crate::store::Table;
 
-/// The group whose members write posts.
+/// The group whose members write posts, each changing only their own.
 pub const AUTHORS: &str = "authors";
+/// The group whose members may change anyone's posts.
+pub const EDITORS: &str = "editors";
 
 /// What the blog's routes and its welcome reaction use.
 #[derive(Clone)]

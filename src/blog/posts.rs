@@ -1,15 +1,14 @@
 //! HTTP handlers for `/blog/posts`.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::BlogState;
+use super::author::Author;
 use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
-use super::{AUTHORS, BlogState};
-use crate::http::auth::User;
 use crate::http::conditional::{IfMatch, IfNoneMatch, content_etag};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -23,25 +22,19 @@ use crate::store::{Condition, Cursor, Index, Query, Read, Write};
 /// five minutes from the edge, and a further ten while it revalidates.
 pub const PUBLIC_CACHE: &str = "public, max-age=60, s-maxage=300, stale-while-revalidate=600";
 
-/// A signed-in member of `authors` (403 for anyone else, before the body is
-/// read).
-pub struct Author(User);
-
-impl<S: Send + Sync> FromRequestParts<S> for Author {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let user = User::from_request_parts(parts, state).await?;
-        user.require_group(AUTHORS)?;
-        Ok(Self(user))
-    }
-}
+/// The JSON limit of a post's writes: room for every post within the field
+/// limits however its text is escaped (50,000 characters as `\uXXXX`
+/// surrogate pairs are 600,000 bytes), so the limits a client checks are
+/// the characters of each field.
+pub const POST_JSON_LIMIT: usize = 1024 * 1024;
 
 /// Query parameters of `GET /blog/posts`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page size, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<u32>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
@@ -83,15 +76,15 @@ pub async fn list_posts(
     ))]
 pub async fn get_post(
     State(state): State<BlogState>,
-    user: Option<User>,
+    author: Option<Author>,
     ApiPath(slug): ApiPath<Slug>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let post = load(&state, &slug, Read::Eventual).await?;
-    let is_author = user.is_some_and(|u| u.require_group(AUTHORS).is_ok());
+    let owner = author.is_some_and(|author| author.owns(&post));
     match post.status {
         Status::Published => Ok(public(&if_none_match, etag(&post), json_bytes(&post))),
-        Status::Draft if is_author => Ok(with_etag(&post, StatusCode::OK)),
+        Status::Draft if owner => Ok(with_etag(&post, StatusCode::OK)),
         Status::Draft => Err(ApiError::NotFound),
     }
 }
@@ -112,10 +105,10 @@ pub async fn get_post(
     ))]
 pub async fn create_post(
     State(state): State<BlogState>,
-    Author(author): Author,
-    ApiJson(input): ApiJson<CreatePost>,
+    author: Author,
+    ApiJson(input): ApiJson<CreatePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let post = input.into_post(author.id())?;
+    let post = model::rendered(input.into_post(author.user.id())?).await?;
     let write = Write::Put {
         item: model::to_item(&post),
         condition: Condition::NotExists,
@@ -146,12 +139,15 @@ pub async fn create_post(
     ))]
 pub async fn replace_post(
     State(state): State<BlogState>,
-    _author: Author,
+    author: Author,
     ApiPath(slug): ApiPath<Slug>,
     if_match: IfMatch,
-    ApiJson(input): ApiJson<ReplacePost>,
+    ApiJson(input): ApiJson<ReplacePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
-    change(&state, &slug, &if_match, |post| input.apply_to(post)).await
+    change(&state, &author, &slug, &if_match, |post| {
+        input.apply_to(post)
+    })
+    .await
 }
 
 /// Change some fields of a post (group `authors`). Send `If-Match` with the
@@ -168,12 +164,15 @@ pub async fn replace_post(
     ))]
 pub async fn update_post(
     State(state): State<BlogState>,
-    _author: Author,
+    author: Author,
     ApiPath(slug): ApiPath<Slug>,
     if_match: IfMatch,
-    ApiJson(input): ApiJson<UpdatePost>,
+    ApiJson(input): ApiJson<UpdatePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
-    change(&state, &slug, &if_match, |post| input.apply_to(post)).await
+    change(&state, &author, &slug, &if_match, |post| {
+        input.apply_to(post)
+    })
+    .await
 }
 
 /// Delete a post (group `authors`; `If-Match` optional).
@@ -187,11 +186,12 @@ pub async fn update_post(
     ))]
 pub async fn delete_post(
     State(state): State<BlogState>,
-    _author: Author,
+    author: Author,
     ApiPath(slug): ApiPath<Slug>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let current = load(&state, &slug, Read::Strong).await?;
+    author.may_change(&current)?;
     let write = if_match.check(&etag(&current), "post")?;
     let key = keys::post(&slug);
     write
@@ -204,14 +204,16 @@ pub async fn delete_post(
 /// the version the change was made from.
 async fn change(
     state: &BlogState,
+    author: &Author,
     slug: &Slug,
     if_match: &IfMatch,
     edit: impl FnOnce(Post) -> Result<Post, ApiError>,
 ) -> Result<Response, ApiError> {
     let current = load(state, slug, Read::Strong).await?;
+    author.may_change(&current)?;
     let write = if_match.check(&etag(&current), "post")?;
     let expected = current.version;
-    let updated = edit(current)?;
+    let updated = model::rendered(edit(current)?).await?;
     let item = model::to_item(&updated);
     write.put(state.table.as_ref(), item, expected).await?;
     Ok(with_etag(&updated, StatusCode::OK))

@@ -32,9 +32,14 @@ impl User {
         &self.id
     }
 
+    /// True when the user is in the Cognito group `group`.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.claims.groups.iter().any(|g| g == group)
+    }
+
     /// Fails with 403 unless the user is in `group`.
     pub fn require_group(&self, group: &str) -> Result<(), ApiError> {
-        if self.claims.groups.iter().any(|g| g == group) {
+        if self.in_group(group) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
