@@ -9,19 +9,23 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::Application;
 use crate::http::middleware::{self, Layers};
-use crate::http::openapi::ApiDoc;
+use crate::http::openapi::{self, ApiDoc};
 use crate::http::{files, system};
 use crate::{blog, todos, uploads};
 
 /// The API routes and the OpenAPI document that describes them (`/files`,
 /// the local stand-in for S3, is not part of the API).
 pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router().with_state(app.system_state()))
         .merge(todos::router().with_state(app.todos_state()))
         .merge(blog::router().with_state(app.reactions.blog.clone()))
         .merge(uploads::router().with_state(app.reactions.uploads.clone()))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::complete(&mut document);
+    openapi::state_shared_rules(&mut document);
+    uploads::state_rules(&mut document, &app.config.uploads);
+    (router, document)
 }
 
 /// The whole service, with `extra` routes inside the middleware (tests add
@@ -37,6 +41,7 @@ pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Route
         metrics: app.metrics.clone(),
         cors_origins: app.config.cors_origins.clone(),
         request_timeout: app.config.request_timeout,
+        body_timeout: app.config.body_timeout,
     };
     middleware::wrap(extra(routes), layers)
 }

@@ -4,14 +4,15 @@
 //! construction (creating one that exists fails its condition → 409). Only
 //! a published post carries the index keys ([`crate::keys::PUBLISHED_POSTS`]),
 //! so the index lists published posts newest first and drafts never appear.
-//! `body_html` is rendered and sanitized once, on write.
+//! `body_html` is rendered and sanitized once, on write ([`rendered`]).
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::render::markdown_to_safe_html;
+use super::render::render;
 use crate::http::error::{ApiError, FieldError};
+use crate::http::validate::{self, non_null};
 use crate::ids::{Slug, UploadId, UserId};
 use crate::keys;
 use crate::store::{Item, attr};
@@ -21,6 +22,7 @@ pub const BODY_MAX_CHARS: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = PostStatus)]
 pub enum Status {
     Draft,
     Published,
@@ -62,15 +64,30 @@ pub struct Post {
 /// `POST /blog/posts`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Hello, world", "body": "First *post*.", "status": "published"}))]
 pub struct CreatePost {
-    /// 1 to 200 characters after trimming.
+    /// Up to 200 characters, not blank, no control characters; stored
+    /// trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
-    /// Markdown, up to 50,000 characters.
+    /// Markdown, up to 50,000 characters, nested at most 32 levels deep;
+    /// raw HTML in it is shown as text.
+    #[schema(max_length = 50000)]
     pub body: String,
     /// Derived from the title when absent.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(
+        nullable = false,
+        max_length = 100,
+        pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+    )]
     pub slug: Option<String>,
     /// `draft` (default) or `published`.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub status: Option<Status>,
+    /// One of your uploads, shown as the cover.
+    #[schema(pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub cover_upload_id: Option<String>,
 }
 
@@ -78,23 +95,35 @@ pub struct CreatePost {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplacePost {
+    /// As for `POST /blog/posts`.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
+    #[schema(max_length = 50000)]
     pub body: String,
     pub status: Status,
     #[serde(default)]
+    #[schema(pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub cover_upload_id: Option<String>,
 }
 
-/// `PATCH /blog/posts/{slug}`: only the fields present change;
-/// `"cover_upload_id": null` removes the cover.
+/// `PATCH /blog/posts/{slug}`: at least one field; only the fields
+/// present change; `"cover_upload_id": null` removes the cover (the others
+/// cannot be `null`).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "published"}))]
 pub struct UpdatePost {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false, max_length = 50000)]
     pub body: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub status: Option<Status>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub cover_upload_id: Option<Option<String>>,
 }
 
@@ -147,6 +176,13 @@ impl UpdatePost {
     /// The post with these changes, one version later.
     pub fn apply_to(self, mut post: Post) -> Result<Post, ApiError> {
         let mut errors = Vec::new();
+        if self.title.is_none()
+            && self.body.is_none()
+            && self.status.is_none()
+            && self.cover_upload_id.is_none()
+        {
+            errors.push(FieldError::new("body", "no fields to update"));
+        }
         if let Some(title) = &self.title {
             post.title = check_title(title, &mut errors);
         }
@@ -169,22 +205,23 @@ impl UpdatePost {
     }
 }
 
-/// Renders the body once the input is known to be valid.
-fn finish(mut post: Post, errors: Vec<FieldError>) -> Result<Post, ApiError> {
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+fn finish(post: Post, errors: Vec<FieldError>) -> Result<Post, ApiError> {
+    match errors.is_empty() {
+        true => Ok(post),
+        false => Err(ApiError::Validation(errors)),
     }
-    post.body_html = markdown_to_safe_html(&post.body);
+}
+
+/// The post with `body_html` rendered from its body, off the async workers
+/// ([`render`]); a body that cannot be rendered is a 422 on `body`.
+pub async fn rendered(mut post: Post) -> Result<Post, ApiError> {
+    let html = render(post.body.clone()).await;
+    post.body_html = html.map_err(|why| ApiError::invalid("body", why.to_string()))?;
     Ok(post)
 }
 
 fn check_title(title: &str, errors: &mut Vec<FieldError>) -> String {
-    let title = title.trim();
-    let chars = title.chars().count();
-    if chars == 0 || chars > TITLE_MAX_CHARS {
-        errors.push(FieldError::new("title", "must be 1 to 200 characters"));
-    }
-    title.to_string()
+    validate::check_title("title", title, TITLE_MAX_CHARS, errors)
 }
 
 /// The id in `text`, or its error for `field`.

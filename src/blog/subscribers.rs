@@ -26,6 +26,8 @@ use crate::store::{Condition, Write};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {
+    /// A mail address; stored lower-cased.
+    #[schema(format = Email, max_length = 254, example = "reader@example.com")]
     pub email: String,
 }
 

@@ -52,6 +52,10 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     PreconditionRequired(String),
+    #[error("the request body stopped arriving")]
+    RequestTimeout,
+    #[error("Content-Length is required")]
+    LengthRequired,
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -83,6 +87,8 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

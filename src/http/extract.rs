@@ -6,37 +6,64 @@
 //! for a body over the limit, 400 for broken JSON, 422 (with the field's
 //! path) for JSON of the wrong shape.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, header, request::Parts};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
 
-/// The largest JSON body any endpoint accepts.
+/// The largest JSON body an endpoint accepts unless it says otherwise.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-/// A JSON request body, deserialized and shape-checked.
+/// A JSON request body of at most `LIMIT` bytes, deserialized and
+/// shape-checked. A `Content-Length` over the limit is refused before a
+/// byte is read (so a client waiting on `Expect: 100-continue` never sends
+/// it); a body that stops arriving is a 408 (see [`super::middleware`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const LIMIT: usize = JSON_BODY_LIMIT>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for ApiJson<T, LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType(
                 "expected Content-Type: application/json".into(),
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                _ => ApiError::BadRequest("could not read the request body".into()),
-            }
-        })?;
+        if declared_length(req.headers()).is_some_and(|length| length > LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), LIMIT)
+            .await
+            .map_err(body_error)?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The request's `Content-Length`, when it sent a readable one.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Why a body could not be read: too long (413), too slow (408), or cut off.
+fn body_error(error: axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge;
+        }
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout;
+        }
+        cause = error.source();
+    }
+    ApiError::BadRequest("could not read the request body".into())
 }
 
 /// Parses JSON, telling a syntax error (400) from a shape error (422).

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
 use crate::objects::{LocalObjects, ObjectStore as _, ReceiveError, SignatureError};
 
 /// The `/files` routes over `objects`.
@@ -53,8 +54,8 @@ impl From<ReceiveError> for ApiError {
 
 async fn download(
     State(objects): State<Arc<LocalObjects>>,
-    Path(key): Path<String>,
-    Query(signed): Query<Signed>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(signed): ApiQuery<Signed>,
 ) -> Result<Response, ApiError> {
     let signature = signed.signature.as_deref();
     objects.check_signature("GET", &key, signed.expires, signature, None)?;
@@ -67,25 +68,26 @@ async fn download(
 
 async fn upload(
     State(objects): State<Arc<LocalObjects>>,
-    Path(key): Path<String>,
-    Query(signed): Query<Signed>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(signed): ApiQuery<Signed>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
-    let declared = header_text(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    // The signature is checked first: without a length no signature matches
-    // (no URL is ever signed for u64::MAX bytes).
-    let claimed = Some((content_type, declared.unwrap_or(u64::MAX)));
+    // As S3: the length is signed, so a body without one (chunked) is 411.
+    let length = header_text(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or(ApiError::LengthRequired)?;
     let signature = signed.signature.as_deref();
+    let claimed = Some((content_type, length));
     objects.check_signature("PUT", &key, signed.expires, signature, claimed)?;
+    if let Some(refused) = objects.refusal(&key).await {
+        return Err(refused.into());
+    }
     if objects.exists(&key).await {
         return Err(ApiError::Forbidden("this upload URL has been used".into()));
     }
-    let Some(length) = declared else {
-        return Err(ApiError::BadRequest("Content-Length is required".into()));
-    };
     let stream = body.into_data_stream();
     objects.receive(&key, content_type, length, stream).await?;
     Ok(StatusCode::OK)

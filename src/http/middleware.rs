@@ -1,23 +1,26 @@
 //! The service's one stack of tower layers, outermost first: request id,
 //! tracing, metrics, panic catching, problem bodies, compression, CORS,
-//! timeout, body limit, default `Cache-Control`, authentication.
+//! timeout, the body's pause deadline, body limit, default `Cache-Control`,
+//! authentication.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{TimeoutBody, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -36,11 +39,14 @@ pub struct Layers {
     pub cors_origins: Vec<String>,
     /// How long a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// How long a request body may pause before it is answered 408.
+    pub body_timeout: Duration,
 }
 
 /// Wraps `routes` in the stack.
 pub fn wrap(routes: Router, layers: Layers) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
+    let body_timeout = layers.body_timeout;
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
@@ -67,6 +73,9 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             layers.request_timeout,
         ))
+        .layer(MapRequestLayer::new(move |request: Request| {
+            request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)))
+        }))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

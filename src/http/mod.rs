@@ -29,3 +29,4 @@ pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod system;
+pub mod validate;

@@ -1,12 +1,18 @@
-//! The OpenAPI document's frame: title, the `bearer` security scheme, and
-//! the one response every route's errors refer to. The routes themselves
-//! describe their own paths with `#[utoipa::path]`, each error status as
+//! The OpenAPI document's frame: title, the `bearer` security scheme, the
+//! one response every route's errors refer to, and [`complete`], which adds
+//! to every operation the answers the shared layers give, so a route need
+//! not repeat them. The routes themselves describe their own paths with
+//! `#[utoipa::path]`, each error of their own as
 //! `(status = 404, response = ProblemResponse)`.
 
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::error::{FieldError, Problem};
+use super::validate::TITLE_PATTERN;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,5 +39,91 @@ impl Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Adds the answers of the shared layers to every operation of `document`:
+/// 401 (a bad `Authorization` is refused on any route, public ones too) and
+/// 503 (a timeout or an unavailable backend) everywhere; with a body 400,
+/// 408, 413, 415 and 422; with query parameters 400 and 422; with path
+/// parameters 404.
+pub fn complete(document: &mut Document) {
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for status in shared_statuses(operation) {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("ProblemResponse")));
+            }
+        }
+    }
+}
+
+fn shared_statuses(operation: &Operation) -> Vec<u16> {
+    let mut statuses = vec![401, 503];
+    if operation.request_body.is_some() {
+        statuses.extend([400, 408, 413, 415, 422]);
+    }
+    let params = operation.parameters.iter().flatten();
+    let places: Vec<&ParameterIn> = params.map(|p| &p.parameter_in).collect();
+    if places.iter().any(|p| matches!(p, ParameterIn::Query)) {
+        statuses.extend([400, 422]);
+    }
+    if places.iter().any(|p| matches!(p, ParameterIn::Path)) {
+        statuses.push(404);
+    }
+    statuses
+}
+
+/// The object schema named `name` in `document`'s components.
+pub fn schema_mut<'a>(document: &'a mut Document, name: &str) -> Option<&'a mut Object> {
+    let components = document.components.as_mut()?;
+    match components.schemas.get_mut(name)? {
+        RefOr::T(Schema::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// The schema of the property `field` of the object schema `name`.
+pub fn property_mut<'a>(
+    document: &'a mut Document,
+    name: &str,
+    field: &str,
+) -> Option<&'a mut Object> {
+    match schema_mut(document, name)?.properties.get_mut(field)? {
+        RefOr::T(Schema::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// States what derive attributes cannot: titles' pattern (a constant, and
+/// the derive takes only literals) and "at least one field" on the PATCH
+/// bodies (utoipa-gen 5.5 writes `min_properties` as `maxProperties`).
+pub fn state_shared_rules(document: &mut Document) {
+    let titles = [
+        "CreateTodo",
+        "UpdateTodo",
+        "CreatePost",
+        "ReplacePost",
+        "UpdatePost",
+    ];
+    for schema in titles {
+        if let Some(title) = property_mut(document, schema, "title") {
+            title.pattern = Some(TITLE_PATTERN.into());
+        }
+    }
+    for schema in ["UpdateTodo", "UpdatePost"] {
+        if let Some(object) = schema_mut(document, schema) {
+            object.min_properties = Some(1);
+        }
     }
 }

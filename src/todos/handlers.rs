@@ -19,13 +19,21 @@ use crate::ids::TodoId;
 use crate::keys;
 use crate::store::{Condition, Cursor, Query, Read, StoreError, Write};
 
+/// The JSON limit of a todo's writes: room for every todo within the field
+/// limits however its text is escaped (10,000 characters of notes as
+/// `\uXXXX` surrogate pairs are 120,000 bytes), so the limits a client
+/// checks are the characters of each field.
+pub const TODO_JSON_LIMIT: usize = 256 * 1024;
+
 /// Query parameters of `GET /todos`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only completed (`true`) or open (`false`) todos.
     completed: Option<bool>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
@@ -59,7 +67,8 @@ pub async fn list_todos(
 /// Create a todo. Send `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/todos", tag = "todos", request_body = CreateTodo,
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
+        description = "1 to 255 visible ASCII characters; retries with the same key return the first response")),
     responses(
         (status = 201, body = Todo, headers(("ETag" = String), ("Location" = String))),
         (status = 400, response = ProblemResponse),
@@ -72,7 +81,7 @@ pub async fn create_todo(
     State(state): State<TodosState>,
     user: User,
     IdempotencyKey(idempotency_key): IdempotencyKey,
-    ApiJson(input): ApiJson<CreateTodo>,
+    ApiJson(input): ApiJson<CreateTodo, TODO_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
     let fingerprint = idempotency::fingerprint(&input);
     let todo = input.into_todo()?;
@@ -158,7 +167,7 @@ pub async fn update_todo(
     user: User,
     ApiPath(id): ApiPath<TodoId>,
     if_match: IfMatch,
-    ApiJson(change): ApiJson<UpdateTodo>,
+    ApiJson(change): ApiJson<UpdateTodo, TODO_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
     // Read-modify-write on the latest version, never on a cached one.
     let current = load(&state, &user, id, Read::Strong).await?;

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, FieldError};
+use crate::http::validate::{self, non_null};
 use crate::ids::{TodoId, UserId};
 use crate::keys;
 use crate::store::Item;
@@ -43,10 +44,13 @@ pub struct Todo {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTodo {
-    /// 1 to 200 characters after trimming.
+    /// Up to 200 characters, not blank, no control characters; stored
+    /// trimmed.
+    #[schema(min_length = 1, max_length = 200, example = "Buy milk")]
     pub title: String,
     /// Up to 10,000 characters.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
     #[serde(default)]
     pub completed: bool,
@@ -56,12 +60,21 @@ pub struct CreateTodo {
     pub due: Option<OffsetDateTime>,
 }
 
-/// `PATCH /todos/{id}`: only the fields present change; `"due": null` clears.
+/// `PATCH /todos/{id}`: at least one field; only the fields present
+/// change; `"due": null` clears the due date (the others cannot be `null`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"completed": true}))]
 pub struct UpdateTodo {
+    /// As for `POST /todos`.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false, max_length = 10000)]
     pub notes: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub completed: Option<bool>,
     #[serde(default, deserialize_with = "present_due")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -121,20 +134,7 @@ impl UpdateTodo {
 }
 
 fn check_title(title: &str, errors: &mut Vec<FieldError>) -> String {
-    let title = title.trim();
-    let chars = title.chars().count();
-    if chars == 0 || chars > TITLE_MAX_CHARS {
-        errors.push(FieldError::new(
-            "title",
-            format!("must be 1 to {TITLE_MAX_CHARS} characters"),
-        ));
-    } else if title.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            "title",
-            "must not contain control characters",
-        ));
-    }
-    title.to_string()
+    validate::check_title("title", title, TITLE_MAX_CHARS, errors)
 }
 
 fn check_notes(notes: &str, errors: &mut Vec<FieldError>) {

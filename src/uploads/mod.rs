@@ -38,3 +38,15 @@ pub fn router() -> OpenApiRouter<UploadsState> {
         .routes(routes!(handlers::list_uploads, handlers::create_upload))
         .routes(routes!(handlers::get_upload, handlers::delete_upload))
 }
+
+/// Writes the configured rules into the document: the accepted content
+/// types as an enum and the size limit as a maximum.
+pub fn state_rules(document: &mut utoipa::openapi::OpenApi, rules: &UploadRules) {
+    use crate::http::openapi::property_mut;
+    if let Some(types) = property_mut(document, "CreateUpload", "content_type") {
+        types.enum_values = Some(rules.types.iter().map(|t| t.as_str().into()).collect());
+    }
+    if let Some(size) = property_mut(document, "CreateUpload", "size") {
+        size.maximum = Some((rules.max_bytes as f64).into());
+    }
+}

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::config::UploadRules;
 use crate::http::error::{ApiError, FieldError};
+use crate::http::validate::whole_number;
 use crate::ids::{UploadId, UserId};
 use crate::keys;
 use crate::objects::Presigned;
@@ -19,9 +20,12 @@ use crate::store::Item;
 
 /// The longest file name kept, in bytes (S3 keys allow 1024 in all).
 pub const NAME_MAX_BYTES: usize = 200;
+/// The longest file name a client may send (it is cut to the kept length).
+pub const FILENAME_MAX_CHARS: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = UploadStatus)]
 pub enum Status {
     /// Waiting for the client's upload.
     Pending,
@@ -67,10 +71,20 @@ pub struct Upload {
 /// `POST /uploads`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"filename": "cat.jpg", "content_type": "image/jpeg", "size": 48213}))]
 pub struct CreateUpload {
+    /// The file's name; only its last path segment is kept, cleaned of
+    /// invisible characters and leading dots, at most 200 bytes (a name
+    /// with nothing left is stored as `file`).
+    #[schema(min_length = 1, max_length = 1024)]
     pub filename: String,
+    /// One of the service's accepted types (`APP_UPLOAD_TYPES`; the
+    /// document lists them).
     pub content_type: String,
-    /// Exact size in bytes.
+    /// Exact size in bytes, at most `APP_UPLOAD_MAX_BYTES` (the document
+    /// states it).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub size: u64,
 }
 
@@ -114,11 +128,17 @@ impl CreateUpload {
     /// A pending upload for `sub`, or every field error at once.
     pub fn into_upload(self, owner: &UserId, rules: &UploadRules) -> Result<Upload, ApiError> {
         let mut errors = Vec::new();
-        let filename = safe_name(&self.filename);
+        let filename = match self.filename.chars().count() {
+            1..=FILENAME_MAX_CHARS => {
+                Some(safe_name(&self.filename).unwrap_or_else(|| "file".into()))
+            }
+            _ => None,
+        };
         if filename.is_none() {
-            errors.push(FieldError::new("filename", "must name a file"));
+            let message = format!("must be 1 to {FILENAME_MAX_CHARS} characters");
+            errors.push(FieldError::new("filename", message));
         }
-        let content_type = self.content_type.trim().to_ascii_lowercase();
+        let content_type = self.content_type;
         if !rules.types.contains(&content_type) {
             let allowed = rules.types.join(", ");
             errors.push(FieldError::new(
@@ -152,16 +172,13 @@ impl CreateUpload {
 }
 
 /// A file name that is safe as the last segment of a key: Unicode NFC, no
-/// path separators, no control or invisible formatting characters, no
+/// path separators, no character that is invisible or reorders text, no
 /// leading dots, at most [`NAME_MAX_BYTES`]. `None` when nothing usable is
 /// left.
 pub fn safe_name(raw: &str) -> Option<String> {
     // Keep only the last path segment a browser might send ("C:\x\a.png").
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut name: String = last
-        .nfc()
-        .filter(|c| !c.is_control() && !is_invisible(*c))
-        .collect();
+    let mut name: String = last.nfc().filter(|c| !is_invisible(*c)).collect();
     name = name.trim().trim_start_matches('.').trim().to_string();
     while name.len() > NAME_MAX_BYTES {
         name.pop();
@@ -169,9 +186,15 @@ pub fn safe_name(raw: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Format characters that hide or reorder text (bidi overrides, zero-width).
+/// Controls (Cc), format characters (Cf: bidi overrides, zero-width
+/// characters, soft hyphens, tag characters) and line and paragraph
+/// separators (Zl, Zp), by the Unicode tables.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
+    matches!(
+        c.general_category(),
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+    )
 }
 
 pub fn to_item(owner: &UserId, upload: &Upload) -> Item {
@@ -199,6 +222,12 @@ mod tests {
             (".hidden", Some("hidden")),
             ("a\u{0000}b\nc.txt", Some("abc.txt")),
             ("evil\u{202E}gnp.exe", Some("evilgnp.exe")),
+            (
+                "a\u{2060}b\u{00AD}c\u{2028}d\u{2029}e.png",
+                Some("abcde.png"),
+            ),
+            ("tag\u{E0041}\u{E007F}s\u{200F}.png", Some("tags.png")),
+            ("\u{FEFF}\u{180E}x\u{061C}.txt", Some("x.txt")),
             ("cafe\u{0301}.png", Some("café.png")), // NFC
         ];
         for (raw, expected) in cases {

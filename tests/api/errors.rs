@@ -50,7 +50,7 @@ async fn malformed_bodies() {
         .await
         .unwrap();
     assert_problem(no_type, 415).await;
-    let huge = json!({ "title": "a", "notes": "n".repeat(70 * 1024) })
+    let huge = json!({ "title": "a", "notes": "n".repeat(300 * 1024) })
         .to_string()
         .into_bytes();
     assert_problem(post("application/json", huge).await.unwrap(), 413).await;

@@ -8,6 +8,7 @@
 mod auth;
 mod aws;
 mod blog;
+mod contract;
 mod durability;
 mod emulator;
 mod errors;
