@@ -38,7 +38,8 @@ enum Command {
         /// The user name; the same name always gets the same `sub`.
         #[arg(long)]
         user: String,
-        /// A Cognito group to include (repeatable), e.g. `authors`.
+        /// A Cognito group to include (repeatable): `authors` writes posts,
+        /// `editors` may change anyone's.
         #[arg(long = "group")]
         groups: Vec<String>,
         /// How long the token is valid: `1h`, `30m`, `3600`.

@@ -59,7 +59,12 @@ export class Identity extends Construct {
     new cognito.CfnUserPoolGroup(this, 'Authors', {
       userPoolId: this.userPool.userPoolId,
       groupName: 'authors',
-      description: 'May write blog posts',
+      description: 'May write blog posts and change their own',
+    });
+    new cognito.CfnUserPoolGroup(this, 'Editors', {
+      userPoolId: this.userPool.userPoolId,
+      groupName: 'editors',
+      description: "May write blog posts and change anyone's",
     });
     this.authenticatedRole = this.identityPool(props.uploads);
   }

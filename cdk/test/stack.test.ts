@@ -99,6 +99,7 @@ test('users sign in with email to a pool with a strong password policy and optio
     ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
   });
   lambdaShape.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'authors' });
+  lambdaShape.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'editors' });
 });
 
 test('the identity pool gives signed-in users their own S3 folder and nothing else', () => {

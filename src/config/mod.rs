@@ -42,9 +42,6 @@ pub struct Config {
     /// How long a request body may pause before the request is answered
     /// 408 (`APP_BODY_TIMEOUT`).
     pub body_timeout: Duration,
-    /// How many connections are served at once; more are answered 503
-    /// (`APP_MAX_CONNECTIONS`).
-    pub max_connections: usize,
     /// How long in-flight requests get to finish after SIGTERM (`APP_SHUTDOWN_GRACE`).
     pub shutdown_grace: Duration,
     /// Token verification.
@@ -182,7 +179,6 @@ impl Config {
             cors_origins: read::list(var("APP_CORS_ORIGINS")),
             request_timeout: duration(&var, "APP_REQUEST_TIMEOUT", Duration::from_secs(30))?,
             body_timeout: duration(&var, "APP_BODY_TIMEOUT", Duration::from_secs(10))?,
-            max_connections: parse(&var, "APP_MAX_CONNECTIONS", 4096usize)?,
             shutdown_grace: duration(&var, "APP_SHUTDOWN_GRACE", Duration::from_secs(20))?,
             auth: read::auth(&var)?,
             log_json: read::log_json(&var, runtime)?,

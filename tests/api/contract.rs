@@ -64,12 +64,7 @@ async fn the_document_puts_every_parameter_in_its_place_and_names_schemas_once()
 async fn undecodable_paths_and_queries_answer_problem_json() {
     let app = spawn_app().await;
     let alice = app.token("alice").await;
-    for path in [
-        "/todos/%FF",
-        "/uploads/%FF%FE",
-        "/blog/posts/%C0",
-        "/files/users/%FF?expires=1",
-    ] {
+    for path in ["/todos/%FF", "/uploads/%FF%FE", "/blog/posts/%C0"] {
         let response = app
             .request(Method::GET, path, Some(&alice))
             .send()
@@ -77,10 +72,13 @@ async fn undecodable_paths_and_queries_answer_problem_json() {
             .unwrap();
         assert_problem(response, 404).await;
     }
-    let bad_expiry = app
-        .get_public("/files/users/a/b.txt?expires=soon&signature=x")
-        .await;
-    assert_problem(bad_expiry, 422).await;
+    if app.aws.is_none() {
+        // The local store's URLs (on S3 there is no /files).
+        let undecodable = app.get_public("/files/users/%FF?expires=1").await;
+        assert_problem(undecodable, 404).await;
+        let bad_expiry = app.get_public("/files/users/a/b.txt?expires=soon&signature=x");
+        assert_problem(bad_expiry.await, 422).await;
+    }
 }
 
 #[tokio::test]

@@ -122,7 +122,8 @@ async fn verify_mail_domain(sdk: &aws_config::SdkConfig) {
     }
 }
 
-/// A Cognito user pool with one app client and the `authors` group.
+/// A Cognito user pool with one app client and the `authors` and `editors`
+/// groups.
 pub struct CognitoPool {
     url: String,
     pub pool_id: String,
@@ -160,11 +161,13 @@ impl CognitoPool {
             .as_str()
             .unwrap()
             .into();
-        pool.call(
-            "CreateGroup",
-            json!({ "UserPoolId": pool.pool_id, "GroupName": "authors" }),
-        )
-        .await;
+        for group in ["authors", "editors"] {
+            pool.call(
+                "CreateGroup",
+                json!({ "UserPoolId": pool.pool_id, "GroupName": group }),
+            )
+            .await;
+        }
         pool
     }
 

@@ -262,7 +262,7 @@ async fn the_api_works_through_a_function_url() {
     let oversized = client
         .post(url("/todos"))
         .bearer_auth(&alice)
-        .json(&json!({ "title": "big", "notes": "x".repeat(70 * 1024) }))
+        .json(&json!({ "title": "big", "notes": "x".repeat(300 * 1024) }))
         .send()
         .await
         .unwrap();
@@ -409,7 +409,7 @@ async fn a_stream_batch_with_a_poison_record_reports_only_that_record() {
 async fn an_s3_event_with_an_encoded_key_completes_the_upload() {
     let app = spawn_app().await;
     let token = app.token("dana").await;
-    let image = png(640, 480);
+    let image = png(1400, 1050);
     let request = json!({
         "filename": "summer holiday 2026.png",
         "content_type": "image/png",
