@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atrium::app::Application;
 use atrium::config::{Config, Runtime, StoreConfig, parse_duration};
-use atrium::runtime::{Server, shutdown_signal};
+use atrium::runtime::{Limits, Server, shutdown_signal};
 use clap::{Parser, Subcommand};
 
 /// mimalloc: see `atrium::allocator`.
@@ -91,7 +91,8 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = config.data_dir.display().to_string();
     let app = Application::build(config).await?;
     let workers = app.start_workers();
-    let server = Server::on(listener, app.router(), grace);
+    let limits = Limits::from(app.config());
+    let server = Server::on(listener, app.router(), grace).with_limits(limits);
     tracing::info!(%addr, data_dir, backends = %app.describe(), "listening");
     server.run(shutdown_signal()).await?;
     workers.shutdown(grace).await;

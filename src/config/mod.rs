@@ -39,9 +39,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// How long one request may take before it is answered 503 (`APP_REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
-    /// How long a request body may pause before the request is answered
-    /// 408 (`APP_BODY_TIMEOUT`).
+    /// How long a client may take to send a request's headers, or pause
+    /// in its body (answered 408) (`APP_BODY_TIMEOUT`).
     pub body_timeout: Duration,
+    /// How many connections are served at once; one more is answered 503
+    /// (`APP_MAX_CONNECTIONS`).
+    pub max_connections: usize,
     /// How long in-flight requests get to finish after SIGTERM (`APP_SHUTDOWN_GRACE`).
     pub shutdown_grace: Duration,
     /// Token verification.
@@ -179,6 +182,7 @@ impl Config {
             cors_origins: read::list(var("APP_CORS_ORIGINS")),
             request_timeout: duration(&var, "APP_REQUEST_TIMEOUT", Duration::from_secs(30))?,
             body_timeout: duration(&var, "APP_BODY_TIMEOUT", Duration::from_secs(10))?,
+            max_connections: parse(&var, "APP_MAX_CONNECTIONS", 1000usize)?,
             shutdown_grace: duration(&var, "APP_SHUTDOWN_GRACE", Duration::from_secs(20))?,
             auth: read::auth(&var)?,
             log_json: read::log_json(&var, runtime)?,

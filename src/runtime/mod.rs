@@ -7,4 +7,4 @@ pub mod events;
 pub mod lambda;
 mod server;
 
-pub use server::{Server, shutdown_signal};
+pub use server::{Limits, Server, shutdown_signal};

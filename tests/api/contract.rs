@@ -264,3 +264,72 @@ async fn a_small_image_gets_one_thumbnail_at_its_own_size() {
         (Some(120), Some(120))
     );
 }
+
+/// Opens `count` connections that send half a request line and then
+/// nothing, as a slowloris client does.
+async fn slow_clients(app: &TestApp, count: usize) -> Vec<tokio::net::TcpStream> {
+    let address = app.url("").trim_start_matches("http://").to_string();
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    streams
+}
+
+#[tokio::test]
+async fn two_hundred_slow_clients_do_not_stall_the_service_and_are_cut_off() {
+    let app = TestApp::builder()
+        .with_env("APP_BODY_TIMEOUT", "4s")
+        .spawn()
+        .await;
+    let mut slow = slow_clients(&app, 200).await;
+    // Everyone else is served meanwhile (a stall would last the deadline).
+    for _ in 0..20 {
+        let started = Instant::now();
+        let health = app.get_public("/healthz").await;
+        assert_eq!(health.status(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // And the slow ones are closed once their headers are overdue.
+    let mut buffer = [0u8; 256];
+    for stream in &mut slow {
+        let read = tokio::time::timeout(Duration::from_secs(8), stream.read(&mut buffer)).await;
+        assert!(
+            read.is_ok(),
+            "a connection without headers stayed open past its deadline"
+        );
+    }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_problem_json() {
+    let app = TestApp::builder()
+        .with_env("APP_MAX_CONNECTIONS", "20")
+        .spawn()
+        .await;
+    let _held = slow_clients(&app, 20).await;
+    let answer = raw_exchange(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("application/problem+json") && answer.contains("retry-after: 1"),
+        "{answer}"
+    );
+    drop(_held);
+    // Once they go, the service takes connections again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.get_public("/healthz").await.status(), 200);
+}

@@ -320,7 +320,14 @@ async fn a_redelivered_event_changes_nothing_and_urls_are_single_use_locally() {
     assert_eq!(first["status"], "ready");
     // 300 × 200: the 256 thumbnail only (a 1,024 one would be enlarged).
     assert_eq!(first["thumbnails"].as_array().unwrap().len(), 1);
-    assert_eq!(again["thumbnails"], first["thumbnails"]);
+    let sizes = |upload: &Value| {
+        let thumbnails = upload["thumbnails"].as_array().unwrap();
+        thumbnails
+            .iter()
+            .map(|t| (t["width"].clone(), t["height"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sizes(&again), sizes(&first));
     if app.aws.is_none() {
         // The local store refuses a second use of an upload URL.
         assert_problem(app.send_upload(&ticket, bytes).await, 403).await;

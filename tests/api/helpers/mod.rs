@@ -115,7 +115,8 @@ impl TestAppBuilder {
             Some(extend) => app.router_with(extend),
             None => app.router(),
         };
-        let server = Server::on(listener, router, Duration::from_secs(5));
+        let server =
+            Server::on(listener, router, Duration::from_secs(5)).with_limits((&config).into());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
             let _ = stop_rx.await;
