@@ -17,7 +17,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, declared_length};
 use crate::objects::{LocalObjects, ObjectStore as _, ReceiveError, SignatureError};
 
 /// The `/files` routes over `objects`.
@@ -76,9 +76,7 @@ async fn upload(
     let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
     // As S3: the length is signed, so a body without one (chunked) is 411.
-    let length = header_text(header::CONTENT_LENGTH)
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or(ApiError::LengthRequired)?;
+    let length = declared_length(&headers).ok_or(ApiError::LengthRequired)?;
     let signature = signed.signature.as_deref();
     let claimed = Some((content_type, length));
     objects.check_signature("PUT", &key, signed.expires, signature, claimed)?;

@@ -76,6 +76,7 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
         .layer(MapRequestLayer::new(move |request: Request| {
             request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)))
         }))
+        // For axum's own body extractors; `ApiJson` applies its own limit.
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
