@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 // One error type across the SDK crates; the DynamoDB crate re-exports it.
+pub use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// What the AWS SDK gets from us rather than from its own chain. Both are the
@@ -55,7 +56,8 @@ pub struct SdkFailure {
     /// The service's error code, when the service answered.
     pub code: Option<String>,
     /// Trying again later can succeed: throttling, a timeout, an unreachable
-    /// endpoint or a server-side fault (after the SDK's own retries).
+    /// endpoint or a server-side fault, any 5xx included (after the SDK's
+    /// own retries).
     pub transient: bool,
     /// The whole error chain, for the log (never for a response body).
     pub detail: String,
@@ -83,10 +85,9 @@ const TRANSIENT_CODES: &[&str] = &[
 ];
 
 /// Classifies an SDK error.
-pub fn failure<E, R>(error: &SdkError<E, R>) -> SdkFailure
+pub fn failure<E>(error: &SdkError<E, HttpResponse>) -> SdkFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let code = match error {
         SdkError::ServiceError(service) => service.err().code().map(str::to_string),
@@ -96,6 +97,7 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
+        SdkError::ServiceError(service) if service.raw().status().is_server_error() => true,
         _ => code
             .as_deref()
             .is_some_and(|c| TRANSIENT_CODES.contains(&c)),

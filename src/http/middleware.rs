@@ -24,7 +24,7 @@ use tower_http::timeout::{TimeoutBody, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use super::error::problem;
+use super::error::{RETRY_AFTER_SECS, problem};
 use super::extract::JSON_BODY_LIMIT;
 use super::metrics::Metrics;
 use crate::auth::Verifier;
@@ -90,7 +90,8 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
 }
 
 /// Gives error responses that have no body of their own (axum's 404 and
-/// 405, a timeout's 503) the problem+json body every other error has.
+/// 405, a timeout's 503) the problem+json body every other error has, and
+/// a 503 the `Retry-After` every other 503 has.
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -99,8 +100,14 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     }
     let (parts, _) = response.into_parts();
     let mut replaced = problem(status, None, vec![]);
+    let headers = replaced.headers_mut();
     for (name, value) in &parts.headers {
-        replaced.headers_mut().entry(name).or_insert(value.clone());
+        headers.entry(name).or_insert(value.clone());
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from(RETRY_AFTER_SECS));
     }
     replaced
 }

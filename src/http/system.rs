@@ -2,6 +2,7 @@
 //! identity, metrics and the local issuer's public keys.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
@@ -44,18 +45,28 @@ pub async fn healthz() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the backends answer.
+/// How long the store may take to answer a readiness check. A load
+/// balancer's probe gives up after about 5 s; a store that slow is not
+/// ready for traffic either.
+const READINESS_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Readiness: the backends answer, within [`READINESS_DEADLINE`].
 #[utoipa::path(get, path = "/readyz", tag = "system", responses(
     (status = 200, description = "ready"),
     (status = 503, response = ProblemResponse),
 ))]
 pub async fn readyz(State(state): State<SystemState>) -> Result<impl IntoResponse, ApiError> {
-    match state.table.health().await {
-        Ok(()) => Ok(axum::Json(
+    let checked = tokio::time::timeout(READINESS_DEADLINE, state.table.health()).await;
+    match checked {
+        Ok(Ok(())) => Ok(axum::Json(
             json!({ "status": "ready", "checks": { "store": "ok" } }),
         )),
-        Err(error) => {
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
+            Err(ApiError::Unavailable(RETRY_AFTER_SECS))
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out after {READINESS_DEADLINE:?}");
             Err(ApiError::Unavailable(RETRY_AFTER_SECS))
         }
     }

@@ -52,10 +52,9 @@ impl Mailer for SesMailer {
     }
 }
 
-fn mail_error<E, R>(error: SdkError<E, R>) -> MailError
+fn mail_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> MailError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let failure = crate::aws::failure(&error);
     match failure.code.as_deref() {

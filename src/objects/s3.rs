@@ -162,10 +162,9 @@ fn presigned(request: PresignedRequest, expires_in: Duration) -> Presigned {
     }
 }
 
-fn object_error<E, R>(error: SdkError<E, R>) -> ObjectError
+fn object_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> ObjectError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let failure = crate::aws::failure(&error);
     if failure.transient {

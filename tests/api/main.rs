@@ -14,6 +14,7 @@ mod emulator;
 mod errors;
 mod helpers;
 mod lambda;
+mod load;
 mod mail;
 mod subscribers;
 mod todos;

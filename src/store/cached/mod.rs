@@ -16,6 +16,13 @@
 //! - The budget is in bytes (an estimate of each entry's JSON size), not entries.
 //! - Hits, misses (= backend reads), evictions and bytes are exported.
 //!
+//! A write is finished on a task of its own: once sent, it may land even if
+//! the request that asked for it is abandoned (the client went away, the
+//! request deadline passed), so the cache must still learn its outcome.
+//! What the write touches is forgotten before it is sent and again when its
+//! outcome is known, so no read after the answer (or after a lost answer)
+//! finds what the cache held before.
+//!
 //! How queries are invalidated without scanning the cache: every partition has
 //! a generation number, and a cached page is keyed by the generation it was
 //! read under. A write moves the partition to a fresh generation, so older
@@ -32,6 +39,7 @@ use std::time::{Duration, Instant};
 
 mod settings;
 mod size;
+mod writes;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
 
@@ -40,9 +48,8 @@ use size::{json_len, key_len};
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
-use serde_json::Value;
 
-use super::{Condition, Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr};
+use super::{Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum CacheKey {
@@ -66,6 +73,11 @@ struct Entry {
 
 /// A [`Table`] that remembers what it read.
 pub struct CachedTable {
+    core: Arc<Core>,
+}
+
+/// The cache itself, shared with the tasks that finish writes.
+struct Core {
     inner: Arc<dyn Table>,
     entries: moka::future::Cache<CacheKey, Entry, RandomState>,
     /// Partition (or whole-index) name → its current generation.
@@ -78,6 +90,28 @@ pub struct CachedTable {
 
 impl CachedTable {
     pub fn new(inner: Arc<dyn Table>, config: &CacheConfig) -> Self {
+        Self {
+            core: Arc::new(Core::new(inner, config)),
+        }
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.core.stats
+    }
+
+    /// Estimated bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.core.entries.weighted_size()
+    }
+
+    /// Runs moka's pending housekeeping (for exact figures in tests and metrics).
+    pub async fn sync(&self) {
+        self.core.entries.run_pending_tasks().await;
+    }
+}
+
+impl Core {
+    fn new(inner: Arc<dyn Table>, config: &CacheConfig) -> Self {
         let stats = CacheStats::default();
         let evictions = stats.evictions.clone();
         let entries = moka::future::Cache::builder()
@@ -101,20 +135,6 @@ impl CachedTable {
             clock: config.clock.clone(),
             stats,
         }
-    }
-
-    pub fn stats(&self) -> &CacheStats {
-        &self.stats
-    }
-
-    /// Estimated bytes held now.
-    pub fn bytes(&self) -> u64 {
-        self.entries.weighted_size()
-    }
-
-    /// Runs moka's pending housekeeping (for exact figures in tests and metrics).
-    pub async fn sync(&self) {
-        self.entries.run_pending_tasks().await;
     }
 
     fn entry(&self, value: Cached, bytes: usize) -> Entry {
@@ -177,58 +197,6 @@ impl CachedTable {
         };
         (partition, index)
     }
-
-    /// After a write: replace the item's entry (under its compute lock, so a
-    /// slower concurrent load cannot overwrite it with older data) and make
-    /// the affected query pages unreachable.
-    async fn after_write(&self, write: &Write, succeeded: bool) {
-        let Some(key) = write.key() else { return };
-        let previous = self.entries.get(&CacheKey::Item(key.clone())).await;
-        self.forget_partitions(write, previous.as_ref());
-        let next = match (write, succeeded) {
-            (Write::Put { item, .. }, true) => {
-                let bytes = json_len(item) + key_len(&key);
-                Op::Put(self.entry(Cached::Item(Some(Arc::new(item.clone()))), bytes))
-            }
-            (Write::Delete { .. }, true) => Op::Put(self.entry(Cached::Item(None), key_len(&key))),
-            // A failed or unknown outcome: our view may be stale, drop it.
-            (_, false) => Op::Remove,
-        };
-        self.entries
-            .entry(CacheKey::Item(key))
-            .and_compute_with(|_| async move { next })
-            .await;
-    }
-
-    fn forget_partitions(&self, write: &Write, previous: Option<&Entry>) {
-        let Some(key) = write.key() else { return };
-        self.bump(partition_name(Index::Primary, &key.pk));
-        if let Write::Put { item, .. } = write
-            && let Some(gsi) = item.get(attr::GSI1PK).and_then(Value::as_str)
-        {
-            self.bump(partition_name(Index::Gsi1, gsi));
-        }
-        // The old item may sit in a GSI partition the new one left. If we
-        // know the old item, bump its partition; if we can't know, bump them
-        // all (a create under `NotExists` had no old item).
-        let creates = matches!(
-            write,
-            Write::Put {
-                condition: Condition::NotExists,
-                ..
-            }
-        );
-        match previous.map(|e| &e.value) {
-            Some(Cached::Item(Some(old))) => {
-                if let Some(gsi) = old.get(attr::GSI1PK).and_then(Value::as_str) {
-                    self.bump(partition_name(Index::Gsi1, gsi));
-                }
-            }
-            Some(_) => {}
-            None if creates => {}
-            None => self.bump(GSI1_WIDE.to_string()),
-        }
-    }
 }
 
 const GSI1_WIDE: &str = "GSI1*";
@@ -242,6 +210,32 @@ fn partition_name(index: Index, partition: &str) -> String {
 
 #[async_trait]
 impl Table for CachedTable {
+    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
+        self.core.get(key, read).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let core = self.core.clone();
+        tokio::spawn(async move { core.write(writes).await })
+            .await
+            .map_err(|e| StoreError::Internal(format!("a write task failed: {e}")))?
+    }
+
+    async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
+        self.core.query(query, read).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.core.inner.health().await
+    }
+
+    fn describe(&self) -> String {
+        format!("{} behind an in-process cache", self.core.inner.describe())
+    }
+}
+
+/// The reads, cached.
+impl Core {
     async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
         if read == Read::Strong {
             return self.inner.get(key, read).await;
@@ -257,14 +251,6 @@ impl Table for CachedTable {
             Cached::Item(item) => Ok(item),
             Cached::Page(_) => Err(StoreError::Internal("item key held a page".into())),
         }
-    }
-
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let result = self.inner.transact(writes.clone()).await;
-        for write in &writes {
-            self.after_write(write, result.is_ok()).await;
-        }
-        result
     }
 
     async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
@@ -284,13 +270,5 @@ impl Table for CachedTable {
             Cached::Page(page) => Ok((*page).clone()),
             Cached::Item(_) => Err(StoreError::Internal("page key held an item".into())),
         }
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        self.inner.health().await
-    }
-
-    fn describe(&self) -> String {
-        format!("{} behind an in-process cache", self.inner.describe())
     }
 }

@@ -284,10 +284,9 @@ impl Table for DynamoTable {
 }
 
 /// Maps an SDK failure (after the SDK's retries) to the store's error.
-fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
+fn store_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let failure = crate::aws::failure(&error);
     match failure.code.as_deref() {

@@ -17,6 +17,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 mod endpoints;
+pub mod faults;
+pub mod load;
 
 use crate::emulator::{AwsFixture, moto_url};
 
