@@ -564,9 +564,19 @@ pub struct Verified {
     pub users: usize,
     pub todos: usize,
     /// Acknowledged todos missing, or not as last acknowledged.
-    pub lost: Vec<String>,
+    pub lost: usize,
     /// Todos the service has that no acknowledged write made.
-    pub phantoms: Vec<String>,
+    pub phantoms: usize,
+    /// The first few of either, described.
+    pub examples: Vec<String>,
+}
+
+impl Verified {
+    fn note(&mut self, example: String) {
+        if self.examples.len() < 8 {
+            self.examples.push(example);
+        }
+    }
 }
 
 /// Settles every write still in doubt, then lists every user's todos and
@@ -600,13 +610,13 @@ pub async fn verify(base: &str, users: &mut [User], patience: Duration) -> Verif
         verified.todos += seen.len();
         for (id, state) in &expected {
             if seen.get(id) != Some(state) {
-                verified
-                    .lost
-                    .push(format!("{id}: {state:?} is {:?}", seen.get(id)));
+                verified.lost += 1;
+                verified.note(format!("lost {id}: {state:?} is {:?}", seen.get(id)));
             }
         }
         for id in seen.keys().filter(|id| !expected.contains_key(*id)) {
-            verified.phantoms.push(id.clone());
+            verified.phantoms += 1;
+            verified.note(format!("phantom {id}"));
         }
     }
     assert_eq!(client.tally.unexpected, 0, "{}", client.tally.problems());
