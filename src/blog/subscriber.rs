@@ -51,8 +51,7 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// A new unsubscribe token for `email`, and the hash to store.
 pub fn new_token(email: &EmailAddress) -> (String, String) {
-    let mut secret = [0u8; 18];
-    aws_lc_rs::rand::fill(&mut secret).expect("the system RNG works");
+    let secret = crate::secret_file::random_bytes(18).expect("the system RNG works");
     let secret = URL_SAFE_NO_PAD.encode(secret);
     let token = format!("{}.{secret}", URL_SAFE_NO_PAD.encode(email.as_str()));
     (token, hash_secret(&secret))

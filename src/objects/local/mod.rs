@@ -48,9 +48,7 @@ impl LocalObjects {
     pub fn open(data_dir: &Path, base_url: impl Into<String>) -> std::io::Result<Self> {
         let secret =
             crate::secret_file::load_or_create(&data_dir.join("keys/file-url-key"), || {
-                let mut bytes = vec![0u8; 32];
-                aws_lc_rs::rand::fill(&mut bytes).map_err(std::io::Error::other)?;
-                Ok(bytes)
+                crate::secret_file::random_bytes(32)
             })?;
         Ok(Self {
             root: data_dir.join("objects"),
