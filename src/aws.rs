@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-// One error type across the SDK crates; the DynamoDB crate re-exports it.
+// One error type and one raw response type across the SDK crates; the
+// DynamoDB crate re-exports them.
 pub use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 

@@ -56,20 +56,16 @@ const READINESS_DEADLINE: Duration = Duration::from_secs(2);
     (status = 503, response = ProblemResponse),
 ))]
 pub async fn readyz(State(state): State<SystemState>) -> Result<impl IntoResponse, ApiError> {
-    let checked = tokio::time::timeout(READINESS_DEADLINE, state.table.health()).await;
-    match checked {
-        Ok(Ok(())) => Ok(axum::Json(
-            json!({ "status": "ready", "checks": { "store": "ok" } }),
-        )),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "readiness check failed");
-            Err(ApiError::Unavailable(RETRY_AFTER_SECS))
+    let failure = match tokio::time::timeout(READINESS_DEADLINE, state.table.health()).await {
+        Ok(Ok(())) => {
+            let ready = json!({ "status": "ready", "checks": { "store": "ok" } });
+            return Ok(axum::Json(ready));
         }
-        Err(_) => {
-            tracing::warn!("readiness check timed out after {READINESS_DEADLINE:?}");
-            Err(ApiError::Unavailable(RETRY_AFTER_SECS))
-        }
-    }
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {READINESS_DEADLINE:?}"),
+    };
+    tracing::warn!(%failure, "readiness check failed");
+    Err(ApiError::Unavailable(RETRY_AFTER_SECS))
 }
 
 /// Who the bearer token says you are.

@@ -10,51 +10,51 @@ use super::size::{json_len, key_len};
 use super::{CacheKey, Cached, Core, Entry, GSI1_WIDE, partition_name};
 use crate::store::{Condition, Index, Key, StoreError, Write, attr};
 
+/// What one write touches, and the entry it leaves if it succeeds.
+struct Touched {
+    key: Key,
+    partitions: Vec<String>,
+    after: (Cached, usize),
+}
+
 impl Core {
     /// Sends `writes` and brings the cache in line with their outcome.
     pub(super) async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let mut touched = Vec::with_capacity(writes.len());
         for write in &writes {
             let Some(key) = write.key() else { continue };
-            let previous = self.entries.get(&CacheKey::Item(key.clone())).await;
+            // Before it is sent: readers meanwhile go to the table.
+            let previous = self.entries.remove(&CacheKey::Item(key.clone())).await;
             let partitions = self.partitions_touched(write, &key, previous.as_ref());
-            self.forget(&key, &partitions).await;
-            touched.push((key, partitions));
-        }
-        let result = self.inner.transact(writes.clone()).await;
-        for (write, (key, partitions)) in writes.iter().zip(touched) {
             self.bump_all(&partitions);
-            self.remember(write, key, result.is_ok()).await;
+            let after = after(write, &key);
+            touched.push(Touched {
+                key,
+                partitions,
+                after,
+            });
+        }
+        let result = self.inner.transact(writes).await;
+        for Touched {
+            key,
+            partitions,
+            after,
+        } in touched
+        {
+            self.bump_all(&partitions);
+            // The entry as the write left it, under the key's compute lock
+            // so a slower concurrent load cannot overwrite it with older
+            // data; none when the outcome is unknown.
+            let next = match result {
+                Ok(()) => Op::Put(self.entry(after.0, after.1)),
+                Err(_) => Op::Remove,
+            };
+            self.entries
+                .entry(CacheKey::Item(key))
+                .and_compute_with(|_| async move { next })
+                .await;
         }
         result
-    }
-
-    /// Before a write is sent: readers meanwhile go to the table.
-    async fn forget(&self, key: &Key, partitions: &[String]) {
-        self.bump_all(partitions);
-        self.entries
-            .entry(CacheKey::Item(key.clone()))
-            .and_compute_with(|_| async { Op::Remove })
-            .await;
-    }
-
-    /// After a write: the item's entry as the write left it (under its
-    /// compute lock, so a slower concurrent load cannot overwrite it with
-    /// older data), or none when the outcome is unknown.
-    async fn remember(&self, write: &Write, key: Key, succeeded: bool) {
-        let next = match (write, succeeded) {
-            (Write::Put { item, .. }, true) => {
-                let bytes = json_len(item) + key_len(&key);
-                Op::Put(self.entry(Cached::Item(Some(Arc::new(item.clone()))), bytes))
-            }
-            (Write::Delete { .. }, true) => Op::Put(self.entry(Cached::Item(None), key_len(&key))),
-            // A failed or unknown outcome: our view may be stale, drop it.
-            (_, false) => Op::Remove,
-        };
-        self.entries
-            .entry(CacheKey::Item(key))
-            .and_compute_with(|_| async move { next })
-            .await;
     }
 
     fn bump_all(&self, partitions: &[String]) {
@@ -97,5 +97,16 @@ impl Core {
             None => names.push(GSI1_WIDE.to_string()),
         }
         names
+    }
+}
+
+/// The cached value a successful write leaves, and its estimated bytes.
+fn after(write: &Write, key: &Key) -> (Cached, usize) {
+    match write {
+        Write::Put { item, .. } => (
+            Cached::Item(Some(Arc::new(item.clone()))),
+            json_len(item) + key_len(key),
+        ),
+        Write::Delete { .. } => (Cached::Item(None), key_len(key)),
     }
 }

@@ -14,7 +14,7 @@
 //! `Retry-After`; anything else, a cut connection, or an answer later than
 //! the deadline is *unexpected*, and the tests want none.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -442,13 +442,11 @@ impl Client {
         if !certain {
             return;
         }
-        let seen = listed(&body);
-        let expected = exact(user);
-        if seen != expected {
+        let (lost, phantoms) = differences(&exact(user), &listed(&body));
+        if !lost.is_empty() || !phantoms.is_empty() {
+            let name = &user.name;
             self.stale(format!(
-                "GET /todos for {}: {}",
-                user.name,
-                diff(&expected, &seen)
+                "GET /todos for {name}: lost {lost:?}, extra {phantoms:?}"
             ));
         }
     }
@@ -459,13 +457,18 @@ impl Client {
         if !self.finish_create(user).await {
             return;
         }
-        let ids: Vec<String> = user.todos.keys().cloned().collect();
-        let Some(id) = ids.get((roll / 100) as usize % ids.len().max(1)).cloned() else {
+        let count = user.todos.len();
+        let Some(id) = user
+            .todos
+            .keys()
+            .nth((roll / 100) as usize % count.max(1))
+            .cloned()
+        else {
             return self.create(user).await;
         };
         let (kind, which) = ((roll >> 8) % 100, (roll >> 16) % 6);
         match (kind < writes_percent, which) {
-            _ if ids.len() >= 40 => self.delete(user, &id).await,
+            _ if count >= 40 => self.delete(user, &id).await,
             (true, 0..3) => self.create(user).await,
             (true, 3..5) => self.update(user, &id).await,
             (true, _) => self.delete(user, &id).await,
@@ -494,17 +497,23 @@ fn exact(user: &User) -> BTreeMap<String, TodoState> {
         .collect()
 }
 
-fn diff(expected: &BTreeMap<String, TodoState>, seen: &BTreeMap<String, TodoState>) -> String {
-    let missing: BTreeSet<_> = expected
+/// Where `seen` differs from `expected`, described: todos lost or not as
+/// expected, and todos nobody made.
+fn differences(
+    expected: &BTreeMap<String, TodoState>,
+    seen: &BTreeMap<String, TodoState>,
+) -> (Vec<String>, Vec<String>) {
+    let lost = expected
         .iter()
         .filter(|(id, state)| seen.get(*id) != Some(state))
-        .map(|(id, state)| format!("{id}={state:?} is {:?}", seen.get(id)))
+        .map(|(id, state)| format!("{id}: {state:?} is {:?}", seen.get(id)))
         .collect();
-    let extra: BTreeSet<_> = seen
+    let phantoms = seen
         .keys()
         .filter(|id| !expected.contains_key(*id))
+        .cloned()
         .collect();
-    format!("missing or changed {missing:?}, extra {extra:?}")
+    (lost, phantoms)
 }
 
 /// A small, fast, seeded generator: runs are repeatable in their mix.
@@ -604,26 +613,28 @@ pub async fn verify(base: &str, users: &mut [User], patience: Duration) -> Verif
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let seen = list_all(&mut client, user).await;
-        let expected = exact(user);
+        let seen = list_all(&mut client, user, give_up).await;
+        let (lost, phantoms) = differences(&exact(user), &seen);
         verified.users += 1;
         verified.todos += seen.len();
-        for (id, state) in &expected {
-            if seen.get(id) != Some(state) {
-                verified.lost += 1;
-                verified.note(format!("lost {id}: {state:?} is {:?}", seen.get(id)));
-            }
-        }
-        for id in seen.keys().filter(|id| !expected.contains_key(*id)) {
-            verified.phantoms += 1;
-            verified.note(format!("phantom {id}"));
+        verified.lost += lost.len();
+        verified.phantoms += phantoms.len();
+        for example in lost
+            .into_iter()
+            .chain(phantoms.into_iter().map(|id| format!("phantom {id}")))
+        {
+            verified.note(example);
         }
     }
     assert_eq!(client.tally.unexpected, 0, "{}", client.tally.problems());
     verified
 }
 
-async fn list_all(client: &mut Client, user: &User) -> BTreeMap<String, TodoState> {
+async fn list_all(
+    client: &mut Client,
+    user: &User,
+    give_up: Instant,
+) -> BTreeMap<String, TodoState> {
     let mut all = BTreeMap::new();
     let mut path = "/todos?limit=100".to_string();
     loop {
@@ -631,6 +642,7 @@ async fn list_all(client: &mut Client, user: &User) -> BTreeMap<String, TodoStat
             .send(user, (Method::GET, &path), &[], None, &[])
             .await;
         let Answer::Final(_, body) = answer else {
+            assert!(Instant::now() < give_up, "the list stayed unavailable");
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
