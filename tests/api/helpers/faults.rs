@@ -133,9 +133,11 @@ async fn forward(client: TcpStream, target: SocketAddr, mut faults: watch::Recei
     };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let mut answers = tokio::spawn(pipe_answers(server_read, client_write, faults.clone()));
+    let answers = pipe(server_read, client_write, faults.clone(), Way::Answers);
+    let mut answers = tokio::spawn(answers);
     tokio::select! {
-        _ = pipe_requests(client_read, server_write, faults.clone()) => {}
+        // Ends when the client is done or a fault stops delivery.
+        _ = pipe(client_read, server_write, faults.clone(), Way::Requests) => {}
         _ = faults.wait_for(|(_, f)| *f == Fault::Refuse) => {}
     }
     let _ = tokio::time::timeout(OWED_ANSWERS_GRACE, &mut answers).await;
@@ -149,30 +151,12 @@ enum Way {
     Answers,
 }
 
-/// Delivers the client's bytes while the network allows; returns when the
-/// client is done or a fault stops delivery (a chunk read then is never
-/// delivered).
-async fn pipe_requests(
-    from: OwnedReadHalf,
-    to: OwnedWriteHalf,
-    faults: watch::Receiver<(u64, Fault)>,
-) {
-    pipe(from, to, faults, Way::Requests).await
-}
-
-/// Delivers the emulator's answers, late under `Fault::Slow`, never under
-/// `Fault::LoseAnswers`.
-async fn pipe_answers(
-    from: OwnedReadHalf,
-    to: OwnedWriteHalf,
-    faults: watch::Receiver<(u64, Fault)>,
-) {
-    pipe(from, to, faults, Way::Answers).await
-}
-
-/// Copies one way. Under `Fault::Slow` each chunk is delivered its delay
-/// after it arrived, as a long link delivers packets: later chunks do not
-/// wait for earlier ones' delay on top of their own.
+/// Copies one way until the sender is done or a fault stops delivery (a
+/// chunk read then is never delivered): requests stop under `Fault::Hang`,
+/// answers under `Fault::LoseAnswers`, both under `Fault::Refuse`. Under
+/// `Fault::Slow` each chunk is delivered its delay after it arrived, as a
+/// long link delivers packets: later chunks do not wait for earlier ones'
+/// delay on top of their own.
 async fn pipe(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
