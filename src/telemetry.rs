@@ -7,22 +7,37 @@ use std::io::IsTerminal as _;
 use axum::extract::MatchedPath;
 use axum::http::Request;
 use tracing::Span;
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
-/// Installs the global subscriber (`RUST_LOG` overrides the default `info`).
+/// Installs the global subscriber. `RUST_LOG` overrides the default `info`
+/// with a level, targets and levels, or both (`warn,atrium=debug`); span
+/// and field filters are not supported (they would bring in a regex engine).
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").ok();
+    let parsed = spec.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => Targets::new().with_default(LevelFilter::INFO),
+    };
+    // The builder's own level (INFO unless told) would cap the filter's.
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = if json {
-        builder.json().flatten_event(true).try_init()
+        let subscriber = builder.json().flatten_event(true).finish();
+        subscriber.with(filter).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     };
     // Already installed (tests start many servers in one process): keep it.
-    let _ = result;
+    if result.is_ok()
+        && let Some(Err(e)) = parsed
+    {
+        tracing::warn!(spec, "RUST_LOG is not a filter ({e}): logging at info");
+    }
 }
 
 /// The span for one request.

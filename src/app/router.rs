@@ -5,12 +5,11 @@
 use axum::Router;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use super::Application;
 use crate::http::middleware::{self, Layers};
 use crate::http::openapi::{self, ApiDoc};
-use crate::http::{files, system};
+use crate::http::{docs, files, system};
 use crate::{blog, todos, uploads};
 
 /// The API routes and the OpenAPI document that describes them (`/files`,
@@ -32,7 +31,9 @@ pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
 /// some).
 pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Router {
     let (routes, openapi) = api(app);
-    let mut routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    let mut routes = routes
+        .merge(docs::openapi_json(&openapi))
+        .merge(docs::router());
     if let Some(local) = &app.backends.local_objects {
         routes = routes.merge(files::router(local.clone()));
     }

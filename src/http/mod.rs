@@ -15,10 +15,12 @@
 //! - [`middleware`]: the one stack of tower layers around every route.
 //! - [`openapi`]: the document's frame and shared schemas.
 //! - [`system`]: health, readiness, `/me`, `/metrics`, the local JWKS.
+//! - [`docs`]: Swagger UI at `/docs`, served from the binary.
 //! - [`files`]: the local object store's presigned URLs (`/files/...`).
 
 pub mod auth;
 pub mod conditional;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod files;

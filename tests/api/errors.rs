@@ -208,6 +208,44 @@ async fn large_responses_are_compressed_on_request_and_small_ones_not() {
     );
 }
 
+/// The Swagger UI bundle is stored gzipped: sent as it is to a client that
+/// accepts gzip, unpacked for one that doesn't (or refuses it with q=0).
+#[tokio::test]
+async fn the_docs_bundle_is_gzipped_only_for_clients_that_accept_it() {
+    let app = spawn_app().await;
+    let fetch = |accept: Option<&'static str>| {
+        let request = app.request(Method::GET, "/docs/swagger-ui-bundle.js", None);
+        match accept {
+            Some(value) => request.header("accept-encoding", value).send(),
+            None => request.send(),
+        }
+    };
+    let packed = fetch(Some("br, gzip")).await.unwrap();
+    assert_eq!(packed.status(), 200);
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    let packed = packed.bytes().await.unwrap();
+    assert!(packed.starts_with(&[0x1f, 0x8b]), "not gzip");
+
+    for accept in [None, Some("gzip;q=0"), Some("identity")] {
+        let plain = fetch(accept).await.unwrap();
+        assert_eq!(plain.status(), 200, "{accept:?}");
+        assert!(
+            plain.headers().get("content-encoding").is_none(),
+            "{accept:?}"
+        );
+        assert!(
+            plain.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        let text = plain.text().await.unwrap();
+        assert!(text.len() > packed.len() * 2, "{accept:?}: not unpacked");
+        assert!(text.contains("SwaggerUIBundle"), "{accept:?}");
+    }
+    assert_problem(app.get_public("/docs/swagger-ui.js.map").await, 404).await;
+}
+
 #[tokio::test]
 async fn health_readiness_and_docs() {
     let app = spawn_app().await;
@@ -230,7 +268,7 @@ async fn health_readiness_and_docs() {
     let docs = app.get_public("/docs/").await;
     assert_eq!(docs.status(), 200);
     assert!(
-        docs.text().await.unwrap().contains("swagger"),
+        docs.text().await.unwrap().contains("swagger-ui-bundle.js"),
         "Swagger UI is served from the binary"
     );
     let jwks = app.get_public("/.well-known/jwks.json").await;
