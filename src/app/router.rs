@@ -7,8 +7,11 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::Application;
+use std::sync::Arc;
+
 use crate::http::middleware::{self, Layers};
 use crate::http::openapi::{self, ApiDoc};
+use crate::http::response_cache::ResponseCache;
 use crate::http::{docs, files, system};
 use crate::{blog, todos, uploads};
 
@@ -27,6 +30,10 @@ pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
     (router, document)
 }
 
+/// The routes whose GET answers the response cache keeps: each renders
+/// what it reads through the read cache, and nothing else.
+const CACHED_ROUTES: [&str; 4] = ["/todos", "/todos/{id}", "/blog/posts", "/blog/posts/{slug}"];
+
 /// The whole service, with `extra` routes inside the middleware (tests add
 /// some).
 pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Router {
@@ -43,6 +50,10 @@ pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Route
         cors_origins: app.config.cors_origins.clone(),
         request_timeout: app.config.request_timeout,
         body_timeout: app.config.body_timeout,
+        responses: Arc::new(ResponseCache {
+            cache: app.backends.cache.clone(),
+            routes: CACHED_ROUTES.to_vec(),
+        }),
     };
     middleware::wrap(extra(routes), layers)
 }

@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderName, HeaderValue, header, request::Parts};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts};
 
 use super::error::ApiError;
 use crate::store::{Condition, Item, Key, Table, Write};
@@ -123,6 +123,16 @@ impl VersionedWrite {
 }
 
 impl IfNoneMatch {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self(
+            headers
+                .get_all(header::IF_NONE_MATCH)
+                .iter()
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// True when it names the current ETag (weak comparison, as RFC 9110
     /// asks for GET), so a 304 can be sent.
     pub fn hits(&self, current: &str) -> bool {

@@ -1,5 +1,6 @@
 //! Prometheus figures: requests by route and status with latency, and the
-//! read cache's hits, misses, evictions and bytes. Served at `/metrics`.
+//! read cache's hits, misses, evictions and bytes, the response cache's hits
+//! and misses. Served at `/metrics`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,6 +67,16 @@ impl Metrics {
             "cache_evictions",
             "Cache entries dropped for size or age",
             cache.evictions.clone(),
+        );
+        registry.register(
+            "response_cache_hits",
+            "GET answers sent from kept bytes",
+            cache.memo_hits.clone(),
+        );
+        registry.register(
+            "response_cache_misses",
+            "GET answers rendered by their handler",
+            cache.memo_misses.clone(),
         );
         registry.register(
             "cache_bytes",

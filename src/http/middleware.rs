@@ -1,7 +1,7 @@
 //! The service's one stack of tower layers, outermost first: request id,
 //! tracing, metrics, panic catching, problem bodies, compression, CORS,
 //! timeout, the body's pause deadline, body limit, default `Cache-Control`,
-//! authentication.
+//! authentication, the response cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,7 @@ use tracing::Level;
 use super::error::{RETRY_AFTER_SECS, problem};
 use super::extract::JSON_BODY_LIMIT;
 use super::metrics::Metrics;
+use super::response_cache::ResponseCache;
 use crate::auth::Verifier;
 
 /// What the layers need.
@@ -41,6 +42,8 @@ pub struct Layers {
     pub request_timeout: Duration,
     /// How long a request body may pause before it is answered 408.
     pub body_timeout: Duration,
+    /// Kept GET answers.
+    pub responses: Arc<ResponseCache>,
 }
 
 /// Wraps `routes` in the stack.
@@ -85,6 +88,10 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
         .layer(middleware::from_fn_with_state(
             layers.verifier,
             super::auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            layers.responses,
+            super::response_cache::serve,
         ));
     routes.layer(stack)
 }

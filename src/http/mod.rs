@@ -11,6 +11,7 @@
 //! - [`idempotency`]: `Idempotency-Key` on POST.
 //! - [`listing`]: the page shape and `limit` of every list.
 //! - [`ratelimit`]: a per-address budget and the client's address.
+//! - [`response_cache`]: GET answers kept as bytes, as long as their data.
 //! - [`metrics`]: Prometheus figures, and the middleware that records them.
 //! - [`middleware`]: the one stack of tower layers around every route.
 //! - [`openapi`]: the document's frame and shared schemas.
@@ -30,5 +31,6 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
+pub mod response_cache;
 pub mod system;
 pub mod validate;

@@ -16,6 +16,7 @@ mod helpers;
 mod lambda;
 mod load;
 mod mail;
+mod response_cache;
 mod subscribers;
 mod todos;
 mod uploads;

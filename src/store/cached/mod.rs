@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod memo;
 mod settings;
 mod size;
 mod writes;
@@ -56,12 +57,15 @@ enum CacheKey {
     Item(Key),
     /// A query, with the generations it was read under.
     Page(Query, u64, u64),
+    /// Something made from entries above (see [`memo`]).
+    Memo(String),
 }
 
 #[derive(Clone)]
 enum Cached {
     Item(Option<SharedItem>),
     Page(Arc<Page>),
+    Memo(Arc<memo::Remembered>),
 }
 
 #[derive(Clone)]
@@ -69,6 +73,8 @@ struct Entry {
     value: Cached,
     fresh_until: Instant,
     bytes: u32,
+    /// Unique to this entry: a memo made from it checks it is still the one.
+    serial: u64,
 }
 
 /// A [`Table`] that remembers what it read.
@@ -83,6 +89,7 @@ struct Core {
     /// Partition (or whole-index) name → its current generation.
     generations: moka::sync::Cache<String, u64, RandomState>,
     next_generation: AtomicU64,
+    next_serial: AtomicU64,
     ttl: Duration,
     clock: Clock,
     stats: CacheStats,
@@ -131,6 +138,7 @@ impl Core {
                 .max_capacity(1_000_000)
                 .build_with_hasher(RandomState::default()),
             next_generation: AtomicU64::new(1),
+            next_serial: AtomicU64::new(1),
             ttl: config.ttl,
             clock: config.clock.clone(),
             stats,
@@ -142,11 +150,14 @@ impl Core {
             value,
             fresh_until: self.clock.now() + self.ttl,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
         }
     }
 
     /// Finds a fresh entry, or loads one under the key's compute lock so that
     /// concurrent misses share one backend read.
+    /// The entry's key and serial are recorded for a memo being made
+    /// ([`memo::record`]).
     async fn read_through<F, Fut>(&self, key: CacheKey, load: F) -> Result<Cached, StoreError>
     where
         F: FnOnce() -> Fut,
@@ -156,11 +167,12 @@ impl Core {
             && found.fresh_until > self.clock.now()
         {
             self.stats.hits.inc();
+            memo::record(&key, &found);
             return Ok(found.value);
         }
         let result = self
             .entries
-            .entry(key)
+            .entry(key.clone())
             .and_try_compute_with(|current| async move {
                 if current.is_some_and(|c| c.value().fresh_until > self.clock.now()) {
                     self.stats.hits.inc();
@@ -172,8 +184,10 @@ impl Core {
             .await?;
         let entry = result
             .into_entry()
-            .ok_or_else(|| StoreError::Internal("cache entry vanished".into()))?;
-        Ok(entry.into_value().value)
+            .ok_or_else(|| StoreError::Internal("cache entry vanished".into()))?
+            .into_value();
+        memo::record(&key, &entry);
+        Ok(entry.value)
     }
 
     fn generation(&self, name: &str) -> u64 {
@@ -238,6 +252,7 @@ impl Table for CachedTable {
 impl Core {
     async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
         if read == Read::Strong {
+            memo::record_uncached();
             return self.inner.get(key, read).await;
         }
         let cached = self
@@ -249,12 +264,15 @@ impl Core {
             .await?;
         match cached {
             Cached::Item(item) => Ok(item),
-            Cached::Page(_) => Err(StoreError::Internal("item key held a page".into())),
+            _ => Err(StoreError::Internal(
+                "an item key held something else".into(),
+            )),
         }
     }
 
     async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
         if read == Read::Strong {
+            memo::record_uncached();
             return self.inner.query(query, read).await;
         }
         let (partition, index) = self.generations_of(query);
@@ -268,7 +286,9 @@ impl Core {
             .await?;
         match cached {
             Cached::Page(page) => Ok((*page).clone()),
-            Cached::Item(_) => Err(StoreError::Internal("page key held an item".into())),
+            _ => Err(StoreError::Internal(
+                "a page key held something else".into(),
+            )),
         }
     }
 }

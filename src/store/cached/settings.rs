@@ -57,4 +57,8 @@ pub struct CacheStats {
     pub misses: Counter,
     /// Entries dropped for size or age.
     pub evictions: Counter,
+    /// Memos (rendered answers) found current.
+    pub memo_hits: Counter,
+    /// Memos missing, or made from entries since replaced.
+    pub memo_misses: Counter,
 }

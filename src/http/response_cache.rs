@@ -1,0 +1,151 @@
+//! The response cache: what API Gateway's cache does for public routes,
+//! made correct for authenticated callers. A GET on one of the routes the
+//! composition root names is answered from the bytes of an earlier answer
+//! to the same caller, path and query, with no read, decode or serialise,
+//! for as long as everything that answer was rendered from is still current
+//! in the read cache. The answer is a memo of the read cache
+//! ([`crate::store::cached`]): a write through this instance retires exactly
+//! the answers made from what it changed, by the same path that keeps the
+//! read cache right, and an answer never outlives the TTL of its data.
+//!
+//! What an answer may depend on is all in its key or handled here:
+//! - the caller (anonymous callers share one key; a token's subject has its
+//!   own), so one user's answer never reaches another;
+//! - `If-None-Match` is answered here from the kept `ETag`: the handler
+//!   runs without it, so the kept answer is always the full 200;
+//! - `Accept-Encoding` is applied outside, by the compression layer, to the
+//!   kept identity bytes.
+//!
+//! Only 200 answers are kept, and only when every read behind them went
+//! through the cache.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::auth::User;
+use super::conditional::IfNoneMatch;
+use super::error::ApiError;
+use crate::store::CachedTable;
+
+/// The cache and the routes it serves.
+pub struct ResponseCache {
+    pub cache: Arc<CachedTable>,
+    /// Route templates (`/todos/{id}`) whose GET answers are kept.
+    pub routes: Vec<&'static str>,
+}
+
+/// A kept answer: a 200's headers and body.
+struct Answer {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// The middleware: answers from the cache, or runs the handler and keeps
+/// its answer.
+pub async fn serve(
+    State(responses): State<Arc<ResponseCache>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !responses.serves(&request) {
+        return next.run(request).await;
+    }
+    let if_none_match = IfNoneMatch::from_headers(request.headers());
+    let key = key_of(&request);
+    let slot = match responses.cache.recall(key).await {
+        Ok(memo) => match memo.downcast::<Answer>() {
+            Ok(answer) => return answer.respond(&if_none_match),
+            Err(_) => return ApiError::Internal("a memo of another kind".into()).into_response(),
+        },
+        Err(slot) => slot,
+    };
+    request.headers_mut().remove(header::IF_NONE_MATCH);
+    let (response, reads) = CachedTable::recording(next.run(request)).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let answer = match Answer::collect(response).await {
+        Ok(answer) => Arc::new(answer),
+        Err(e) => return e.into_response(),
+    };
+    if let Some(reads) = reads {
+        let bytes = answer.weight();
+        responses
+            .cache
+            .remember(slot, answer.clone(), bytes, reads)
+            .await;
+    }
+    answer.respond(&if_none_match)
+}
+
+impl ResponseCache {
+    fn serves(&self, request: &Request) -> bool {
+        request.method() == Method::GET
+            && request
+                .extensions()
+                .get::<MatchedPath>()
+                .is_some_and(|route| self.routes.contains(&route.as_str()))
+    }
+}
+
+/// The caller's id (empty when anonymous), then the path and query.
+fn key_of(request: &Request) -> String {
+    let caller = request.extensions().get::<User>().map(User::id);
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("", |target| target.as_str());
+    match caller {
+        Some(id) => format!("{id} {target}"),
+        None => format!(" {target}"),
+    }
+}
+
+impl Answer {
+    async fn collect(response: Response) -> Result<Self, ApiError> {
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading an answer to keep: {e}")))?;
+        Ok(Self {
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Bytes held, for the cache's budget.
+    fn weight(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 16)
+            .sum();
+        self.body.len() + headers + 128
+    }
+
+    /// The full answer, or 304 with its `ETag` and `Cache-Control` when
+    /// `If-None-Match` names the ETag.
+    fn respond(&self, if_none_match: &IfNoneMatch) -> Response {
+        let etag = self.headers.get(header::ETAG);
+        if let Some(etag) = etag
+            && if_none_match.hits(etag.to_str().unwrap_or_default())
+        {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            for name in [header::ETAG, header::CACHE_CONTROL] {
+                if let Some(value) = self.headers.get(&name) {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            return response;
+        }
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
