@@ -69,6 +69,11 @@ impl Metrics {
             cache.evictions.clone(),
         );
         registry.register(
+            "cache_bypassed",
+            "Strongly consistent reads, sent to the table past the cache",
+            cache.bypassed.clone(),
+        );
+        registry.register(
             "response_cache_hits",
             "GET answers sent from kept bytes",
             cache.memo_hits.clone(),

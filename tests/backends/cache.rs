@@ -315,3 +315,29 @@ async fn expired_items_are_invisible_and_purged() {
         .await;
     assert_eq!(f.backend.inner.purge_expired().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_budget_of_zero_turns_the_cache_off() {
+    let off = CacheConfig {
+        max_bytes: 0,
+        ..CacheConfig::default()
+    };
+    let f = Fixture::new(off);
+    let key = Key::new("USER#a", "TODO#1");
+    f.put_through_the_cache(item("USER#a", "TODO#1", json!({ "v": 1 })))
+        .await;
+    let query = Query::partition("USER#a");
+    for _ in 0..3 {
+        f.table().get(&key, Read::Eventual).await.unwrap().unwrap();
+        assert_eq!(f.count(&query).await, 1);
+    }
+    assert_eq!(
+        (f.gets(), f.queries()),
+        (3, 3),
+        "every read reaches the store"
+    );
+    let stats = f.cache.stats();
+    assert_eq!((stats.hits.get(), stats.misses.get()), (0, 6));
+    f.cache.sync().await;
+    assert_eq!(f.cache.bytes(), 0, "nothing is kept");
+}

@@ -89,7 +89,8 @@ impl CachedTable {
     pub async fn recall(&self, key: String) -> Result<Memo, MemoKey> {
         let key = CacheKey::Memo(key);
         let core = &self.core;
-        if let Some(found) = core.entries.get(&key).await
+        if core.enabled
+            && let Some(found) = core.entries.get(&key).await
             && let Cached::Memo(memo) = &found.value
             && found.fresh_until > core.clock.now()
             && core.all_current(&memo.reads).await
@@ -106,6 +107,9 @@ impl CachedTable {
     /// the work).
     pub async fn remember(&self, key: MemoKey, value: Memo, bytes: usize, reads: Reads) {
         let core = &self.core;
+        if !core.enabled {
+            return;
+        }
         let Some(fresh_until) = reads.0.iter().map(|read| read.fresh_until).min() else {
             return;
         };

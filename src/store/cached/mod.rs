@@ -49,6 +49,7 @@ use size::{json_len, key_len};
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
+use prometheus_client::metrics::counter::Counter;
 
 use super::{Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write};
 
@@ -90,6 +91,8 @@ struct Core {
     generations: moka::sync::Cache<String, u64, RandomState>,
     next_generation: AtomicU64,
     next_serial: AtomicU64,
+    /// False when the budget is 0: reads and writes go straight through.
+    enabled: bool,
     ttl: Duration,
     clock: Clock,
     stats: CacheStats,
@@ -139,6 +142,7 @@ impl Core {
                 .build_with_hasher(RandomState::default()),
             next_generation: AtomicU64::new(1),
             next_serial: AtomicU64::new(1),
+            enabled: config.max_bytes > 0,
             ttl: config.ttl,
             clock: config.clock.clone(),
             stats,
@@ -229,6 +233,9 @@ impl Table for CachedTable {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if !self.core.enabled {
+            return self.core.inner.transact(writes).await;
+        }
         let core = self.core.clone();
         tokio::spawn(async move { core.write(writes).await })
             .await
@@ -250,8 +257,18 @@ impl Table for CachedTable {
 
 /// The reads, cached.
 impl Core {
+    /// For a read that goes straight to the table, the counter it counts in.
+    fn past_the_cache(&self, read: Read) -> Option<&Counter> {
+        match (read, self.enabled) {
+            (Read::Strong, _) => Some(&self.stats.bypassed),
+            (Read::Eventual, false) => Some(&self.stats.misses),
+            (Read::Eventual, true) => None,
+        }
+    }
+
     async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
-        if read == Read::Strong {
+        if let Some(counter) = self.past_the_cache(read) {
+            counter.inc();
             memo::record_uncached();
             return self.inner.get(key, read).await;
         }
@@ -271,7 +288,8 @@ impl Core {
     }
 
     async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
-        if read == Read::Strong {
+        if let Some(counter) = self.past_the_cache(read) {
+            counter.inc();
             memo::record_uncached();
             return self.inner.query(query, read).await;
         }

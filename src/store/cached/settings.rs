@@ -12,7 +12,8 @@ use prometheus_client::metrics::counter::Counter;
 pub struct CacheConfig {
     /// How long an entry is served without asking the table again.
     pub ttl: Duration,
-    /// The most bytes (estimated JSON size of keys and values) kept in memory.
+    /// The most bytes (estimated JSON size of keys and values) kept in
+    /// memory; 0 turns the cache off (every read goes to the table).
     pub max_bytes: u64,
     /// Where "now" comes from.
     pub clock: Clock,
@@ -53,8 +54,11 @@ impl Clock {
 pub struct CacheStats {
     /// Reads answered from memory.
     pub hits: Counter,
-    /// Reads that went to the table (one per single-flight group).
+    /// Reads that went to the table (one per single-flight group; every
+    /// read when the cache is off).
     pub misses: Counter,
+    /// Strongly consistent reads, which go to the table past the cache.
+    pub bypassed: Counter,
     /// Entries dropped for size or age.
     pub evictions: Counter,
     /// Memos (rendered answers) found current.
