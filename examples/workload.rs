@@ -233,7 +233,7 @@ impl Driver {
                     Some(json!({"title": "new"})),
                 ),
                 (967..984, Some(id)) => {
-                    let change = json!({"completed": roll % 2 == 0});
+                    let change = json!({"completed": roll.is_multiple_of(2)});
                     (Method::PATCH, format!("/todos/{id}"), Some(change))
                 }
                 (_, Some(id)) => (Method::DELETE, format!("/todos/{id}"), None),
