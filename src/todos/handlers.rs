@@ -169,14 +169,19 @@ pub async fn update_todo(
     if_match: IfMatch,
     ApiJson(change): ApiJson<UpdateTodo, TODO_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
-    // Read-modify-write on the latest version, never on a cached one.
-    let current = load(&state, &user, id, Read::Strong).await?;
-    let write = if_match.check(&etag(current.version), "todo")?;
-    let expected = current.version;
-    let updated = change.apply_to(current)?;
-    let item = model::to_item(user.id(), &updated);
-    write.put(state.table.as_ref(), item, expected).await?;
-    Ok(with_etag(&updated))
+    let (state, user, if_match) = (&state, &user, &if_match);
+    on_latest(state, user, id, |current| {
+        let change = change.clone();
+        async move {
+            let write = if_match.check(&etag(current.version), "todo")?;
+            let expected = current.version;
+            let updated = change.apply_to(current)?;
+            let item = model::to_item(user.id(), &updated);
+            write.put(state.table.as_ref(), item, expected).await?;
+            Ok(with_etag(&updated))
+        }
+    })
+    .await
 }
 
 /// Delete one of your todos (`If-Match` optional, as for PATCH).
@@ -194,13 +199,44 @@ pub async fn delete_todo(
     ApiPath(id): ApiPath<TodoId>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let current = load(&state, &user, id, Read::Strong).await?;
-    let write = if_match.check(&etag(current.version), "todo")?;
-    let key = keys::todo(user.id(), id);
-    write
-        .delete(state.table.as_ref(), key, current.version)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let (state, user, if_match) = (&state, &user, &if_match);
+    on_latest(state, user, id, |current| async move {
+        let write = if_match.check(&etag(current.version), "todo")?;
+        let key = keys::todo(user.id(), id);
+        write
+            .delete(state.table.as_ref(), key, current.version)
+            .await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Runs a read-modify-write on the cached todo, then once more on the
+/// latest if the cached copy may have been stale: another instance wrote
+/// since (this one's writes keep its cache current). Every write is
+/// conditional on the version it read, so a stale copy costs a retry,
+/// never a lost update, and the usual PATCH or DELETE makes no backend read
+/// before its write.
+async fn on_latest<T, F, Fut>(
+    state: &TodosState,
+    user: &User,
+    id: TodoId,
+    mut attempt: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut(Todo) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let first = match load(state, user, id, Read::Eventual).await {
+        Ok(cached) => attempt(cached).await,
+        Err(e) => Err(e),
+    };
+    match first {
+        Err(ApiError::NotFound | ApiError::PreconditionFailed(_) | ApiError::Conflict(_)) => {
+            attempt(load(state, user, id, Read::Strong).await?).await
+        }
+        result => result,
+    }
 }
 
 /// The caller's todo `id`; 404 for a missing todo and another user's todo

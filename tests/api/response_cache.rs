@@ -9,22 +9,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 
-/// A counter from `/metrics`.
-async fn figure(app: &TestApp, name: &str) -> u64 {
-    let text = app.get_public("/metrics").await.text().await.unwrap();
-    let line = text.lines().find(|l| l.starts_with(name)).unwrap();
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
 /// GETs `path` twice and checks the second answer came from kept bytes and
 /// matches the first; returns the body.
 async fn read_kept(app: &TestApp, path: &str, token: Option<&str>) -> Value {
     let send = || app.request(Method::GET, path, token).send();
     let first: Value = send().await.unwrap().json().await.unwrap();
-    let hits = figure(app, "atrium_response_cache_hits_total").await;
+    let hits = app.metric("atrium_response_cache_hits_total").await;
     let second: Value = send().await.unwrap().json().await.unwrap();
     assert_eq!(
-        figure(app, "atrium_response_cache_hits_total").await,
+        app.metric("atrium_response_cache_hits_total").await,
         hits + 1,
         "GET {path} again was not sent from the cache"
     );
@@ -72,10 +65,10 @@ async fn every_kind_of_todo_write_retires_the_answers_it_changes() {
     let bread = app.new_todo_id(&alice, "bread").await;
     let list: Value = app.list_todos(&alice, "").await.json().await.unwrap();
     assert_eq!(titles(&list), ["milk", "bread"]);
-    let hits = figure(&app, "atrium_response_cache_hits_total").await;
+    let hits = app.metric("atrium_response_cache_hits_total").await;
     app.get_todo(&alice, &milk).await;
     assert_eq!(
-        figure(&app, "atrium_response_cache_hits_total").await,
+        app.metric("atrium_response_cache_hits_total").await,
         hits + 1
     );
 
@@ -261,7 +254,7 @@ async fn gzip_follows_each_request_not_the_kept_answer() {
             }
         }
     }
-    assert!(figure(&app, "atrium_response_cache_hits_total").await >= 2);
+    assert!(app.metric("atrium_response_cache_hits_total").await >= 2);
 }
 
 /// After a write retires a list, 100 clients asking for it at once cost
@@ -274,12 +267,12 @@ async fn a_burst_after_an_invalidation_makes_one_backend_read() {
     read_kept(&app, "/todos", Some(&alice)).await;
     app.new_todo_id(&alice, "bread").await;
 
-    let reads = figure(&app, "atrium_cache_misses_total").await;
+    let reads = app.metric("atrium_cache_misses_total").await;
     let answers = join_all((0..100).map(|_| app.list_todos(&alice, ""))).await;
     for answer in answers {
         assert_eq!(answer.status(), 200);
         let list: Value = answer.json().await.unwrap();
         assert_eq!(titles(&list), ["milk", "bread"]);
     }
-    assert_eq!(figure(&app, "atrium_cache_misses_total").await, reads + 1);
+    assert_eq!(app.metric("atrium_cache_misses_total").await, reads + 1);
 }

@@ -224,6 +224,13 @@ impl TestApp {
     pub async fn get_public(&self, path: &str) -> Response {
         self.request(Method::GET, path, None).send().await.unwrap()
     }
+
+    /// A counter from this instance's `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.get_public("/metrics").await.text().await.unwrap();
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
 }
 
 /// Asserts a problem+json answer with `status`; returns its body.
