@@ -12,11 +12,12 @@
 //! `WORKLOAD_SECONDS` (15). Tokens come from the server's local issuer, so
 //! run it with the server's `APP_DATA_DIR`.
 //!
-//! A row: requests per second, p50 and p99 latency, the share of GETs
-//! answered without a backend read (response cache or read cache), the
-//! share answered from kept bytes, and backend reads per request (misses
-//! of the read cache plus strongly consistent reads), from the server's
-//! `/metrics` before and after.
+//! A row: requests per second, p50 and p99 latency, the cache hit ratio
+//! (reads answered from memory, by the response cache or the read cache,
+//! over all reads that asked a cache), the share of GETs answered from kept
+//! bytes, backend reads per request (misses of the read cache plus strongly
+//! consistent reads) and evictions, from the server's `/metrics` before and
+//! after.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -188,14 +189,17 @@ impl Driver {
         let backend_reads =
             delta("atrium_cache_misses_total") + delta("atrium_cache_bypassed_total");
         let reads = all.reads as f64;
+        let from_memory =
+            delta("atrium_cache_hits_total") + delta("atrium_response_cache_hits_total");
         println!(
-            "  {label:<22} {:>9.0} {:>8.2} {:>8.2} {:>9.1}% {:>9.1}% {:>10.3} {:>10}",
+            "  {label:<22} {:>9.0} {:>8.2} {:>8.2} {:>9.1}% {:>9.1}% {:>10.3} {:>10} {:>10}",
             requests / elapsed,
             percentile(0.5),
             percentile(0.99),
-            100.0 * (1.0 - delta("atrium_cache_misses_total") / reads),
+            100.0 * from_memory / (from_memory + delta("atrium_cache_misses_total")).max(1.0),
             100.0 * delta("atrium_response_cache_hits_total") / reads,
             backend_reads / requests,
+            delta("atrium_cache_evictions_total"),
             all.unexpected.len(),
         );
         for problem in all.unexpected.iter().take(5) {

@@ -13,7 +13,7 @@
 //!   Other instances see a change within the TTL: that is the bound.
 //! - Concurrent misses for one item make one backend read: misses run under
 //!   moka's per-key compute lock, and the waiters find the fresh entry.
-//! - The budget is in bytes (an estimate of each entry's JSON size), not entries.
+//! - The budget is in bytes (an estimate of each entry's heap size), not entries.
 //! - Hits, misses (= backend reads), evictions and bytes are exported.
 //!
 //! A write is finished on a task of its own: once sent, it may land even if
@@ -44,7 +44,7 @@ mod writes;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
 
-use size::{json_len, key_len};
+use size::{item_len, key_len};
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
@@ -275,7 +275,7 @@ impl Core {
         let cached = self
             .read_through(CacheKey::Item(key.clone()), || async {
                 let item = self.inner.get(key, Read::Eventual).await?;
-                let bytes = key_len(key) + item.as_deref().map_or(0, json_len);
+                let bytes = key_len(key) + item.as_deref().map_or(0, item_len);
                 Ok(self.entry(Cached::Item(item), bytes))
             })
             .await?;
@@ -298,7 +298,7 @@ impl Core {
         let cached = self
             .read_through(key, || async {
                 let page = self.inner.query(query, Read::Eventual).await?;
-                let bytes = page.items.iter().map(json_len).sum::<usize>() + 64;
+                let bytes = page.items.iter().map(|item| item_len(item)).sum::<usize>() + 64;
                 Ok(self.entry(Cached::Page(Arc::new(page)), bytes))
             })
             .await?;

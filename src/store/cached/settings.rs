@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 pub struct CacheConfig {
     /// How long an entry is served without asking the table again.
     pub ttl: Duration,
-    /// The most bytes (estimated JSON size of keys and values) kept in
+    /// The most bytes (estimated heap size of keys and values) kept in
     /// memory; 0 turns the cache off (every read goes to the table).
     pub max_bytes: u64,
     /// Where "now" comes from.

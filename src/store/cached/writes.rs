@@ -6,7 +6,7 @@ use std::sync::Arc;
 use moka::ops::compute::Op;
 use serde_json::Value;
 
-use super::size::{json_len, key_len};
+use super::size::{item_len, key_len};
 use super::{CacheKey, Cached, Core, Entry, GSI1_WIDE, partition_name};
 use crate::store::{Condition, Index, Key, StoreError, Write, attr};
 
@@ -105,7 +105,7 @@ fn after(write: &Write, key: &Key) -> (Cached, usize) {
     match write {
         Write::Put { item, .. } => (
             Cached::Item(Some(Arc::new(item.clone()))),
-            json_len(item) + key_len(key),
+            item_len(item) + key_len(key),
         ),
         Write::Delete { .. } => (Cached::Item(None), key_len(key)),
     }
