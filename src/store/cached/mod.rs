@@ -298,7 +298,7 @@ impl Core {
         let cached = self
             .read_through(key, || async {
                 let page = self.inner.query(query, Read::Eventual).await?;
-                let bytes = page.items.iter().map(|item| item_len(item)).sum::<usize>() + 64;
+                let bytes = page.items.iter().map(item_len).sum::<usize>() + 64;
                 Ok(self.entry(Cached::Page(Arc::new(page)), bytes))
             })
             .await?;
