@@ -53,36 +53,41 @@ impl Metrics {
             "Time to answer",
             latency.clone(),
         );
-        registry.register(
-            "cache_hits",
-            "Reads answered by the in-process cache",
-            cache.hits.clone(),
-        );
-        registry.register(
-            "cache_misses",
-            "Reads that went to the table",
-            cache.misses.clone(),
-        );
-        registry.register(
-            "cache_evictions",
-            "Cache entries dropped for size or age",
-            cache.evictions.clone(),
-        );
-        registry.register(
-            "cache_bypassed",
-            "Strongly consistent reads, sent to the table past the cache",
-            cache.bypassed.clone(),
-        );
-        registry.register(
-            "response_cache_hits",
-            "GET answers sent from kept bytes",
-            cache.memo_hits.clone(),
-        );
-        registry.register(
-            "response_cache_misses",
-            "GET answers rendered by their handler",
-            cache.memo_misses.clone(),
-        );
+        let counters = [
+            (
+                "cache_hits",
+                "Reads answered by the in-process cache",
+                &cache.hits,
+            ),
+            (
+                "cache_misses",
+                "Reads that went to the table",
+                &cache.misses,
+            ),
+            (
+                "cache_evictions",
+                "Cache entries dropped for size or age",
+                &cache.evictions,
+            ),
+            (
+                "cache_bypassed",
+                "Strongly consistent reads, sent to the table past the cache",
+                &cache.bypassed,
+            ),
+            (
+                "response_cache_hits",
+                "GET answers sent from kept bytes",
+                &cache.memo_hits,
+            ),
+            (
+                "response_cache_misses",
+                "GET answers rendered by their handler",
+                &cache.memo_misses,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "cache_bytes",
             "Estimated bytes held by the cache",
