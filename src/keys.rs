@@ -5,9 +5,12 @@
 //! |---|---|---|---|
 //! | todo | `USER#{sub}` | `TODO#{ulid}` | |
 //! | upload | `USER#{sub}` | `UPLOAD#{ulid}` | |
+//! | todo sync counter | `USER#{sub}` | `SYNC` | |
+//! | todo change (log entry) | `USER#{sub}` | `CHANGE#{seq, 20 digits}` | |
 //! | post | `POST#{slug}` | `POST` | `POSTS#PUBLISHED` / `{published_at ns, 20 digits}#{slug}`, published only |
 //! | subscriber | `SUB#{email}` | `SUB` | |
 //! | idempotency record | `IDEM#{sub}#{key}` | `IDEM` | |
+//! | a service secret | `SECRET#{name}` | `SECRET` | |
 //!
 //! Objects: an upload's bytes at `users/{sub}/uploads/{ulid}/{file name}`,
 //! its thumbnails at `thumbs/users/{sub}/uploads/{ulid}/{size}.jpg`.
@@ -30,6 +33,25 @@ pub const UPLOAD_PREFIX: &str = "UPLOAD#";
 
 pub fn todo(user: &UserId, id: TodoId) -> Key {
     Key::new(user_partition(user), format!("{TODO_PREFIX}{id}"))
+}
+
+/// The sort-key prefix of a user's todo change log.
+pub const CHANGE_PREFIX: &str = "CHANGE#";
+
+/// The counter that numbers a user's todo changes.
+pub fn sync_counter(user: &UserId) -> Key {
+    Key::new(user_partition(user), "SYNC")
+}
+
+/// The log entry of a user's todo change number `seq`: zero-padded, so the
+/// log reads in order.
+pub fn change(user: &UserId, seq: u64) -> Key {
+    Key::new(user_partition(user), format!("{CHANGE_PREFIX}{seq:020}"))
+}
+
+/// A secret the service keeps in its own table, shared by every instance.
+pub fn secret(name: &str) -> Key {
+    Key::new(format!("SECRET#{name}"), "SECRET")
 }
 
 pub fn upload(user: &UserId, id: UploadId) -> Key {

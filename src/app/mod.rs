@@ -15,6 +15,7 @@ pub use backends::{Backends, StartError};
 pub use workers::Workers;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 
@@ -24,7 +25,7 @@ use crate::http::metrics::Metrics;
 use crate::http::ratelimit::{RateLimiter, TrustedProxies};
 use crate::http::system::SystemState;
 use crate::reactions::Reactions;
-use crate::todos::TodosState;
+use crate::todos::{SyncRules, TodosState};
 use crate::uploads::UploadsState;
 
 /// One process's service: its configuration, backends, reactions and
@@ -34,6 +35,8 @@ pub struct Application {
     backends: Backends,
     metrics: Arc<Metrics>,
     reactions: Reactions,
+    /// Built once: its sync waiters and token key are the process's.
+    todos: TodosState,
 }
 
 impl Application {
@@ -56,8 +59,20 @@ impl Application {
             objects: backends.objects.clone(),
             rules: config.uploads.clone(),
         };
+        let sync = SyncRules {
+            retention: config.sync_retention,
+            longest_wait: config
+                .request_timeout
+                .saturating_sub(Duration::from_secs(2)),
+            poll: backends
+                .embedded
+                .is_none()
+                .then_some(Duration::from_secs(1)),
+        };
+        let todos = TodosState::new(backends.table.clone(), sync);
         Ok(Self {
             metrics: Arc::new(Metrics::new(backends.cache.stats())),
+            todos,
             reactions: Reactions { blog, uploads },
             backends,
             config,
@@ -103,9 +118,7 @@ impl Application {
     }
 
     fn todos_state(&self) -> TodosState {
-        TodosState {
-            table: self.backends.table.clone(),
-        }
+        self.todos.clone()
     }
 
     fn system_state(&self) -> SystemState {

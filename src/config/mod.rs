@@ -70,6 +70,9 @@ pub struct Config {
     /// How many proxies in front of the service append to `X-Forwarded-For`
     /// (`APP_TRUSTED_PROXY_HOPS`; 0 = use the TCP peer address).
     pub trusted_proxy_hops: usize,
+    /// How long deleted todos are remembered for sync (`APP_SYNC_RETENTION`);
+    /// a sync token older than this must start again.
+    pub sync_retention: Duration,
 }
 
 /// Where requests come from. On Lambda (`AWS_LAMBDA_RUNTIME_API` is set by
@@ -211,6 +214,7 @@ impl Config {
                 subscribe_window: duration(&var, "APP_SUBSCRIBE_WINDOW", Duration::from_secs(600))?,
             },
             trusted_proxy_hops: parse(&var, "APP_TRUSTED_PROXY_HOPS", 0usize)?,
+            sync_retention: duration(&var, "APP_SYNC_RETENTION", Duration::from_secs(30 * 86_400))?,
             uploads: read::uploads(&var)?,
         })
     }

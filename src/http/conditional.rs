@@ -108,16 +108,21 @@ impl VersionedWrite {
         self.write(table, Write::Delete { key, condition }).await
     }
 
-    /// The item changed between our read and our write: 412 if the client
-    /// asked for a version, else 409 (read again and retry).
     async fn write(self, table: &dyn Table, write: Write) -> Result<(), ApiError> {
         match table.write_if(write).await? {
             true => Ok(()),
-            false if self.asked => Err(stale(self.what)),
-            false => Err(ApiError::Conflict(format!(
-                "the {} was changed concurrently; retry",
-                self.what
-            ))),
+            false => Err(self.refused()),
+        }
+    }
+
+    /// The item changed between our read and our write: 412 if the client
+    /// asked for a version, else 409 (read again and retry).
+    pub fn refused(self) -> ApiError {
+        match self.asked {
+            true => stale(self.what),
+            false => {
+                ApiError::Conflict(format!("the {} was changed concurrently; retry", self.what))
+            }
         }
     }
 }

@@ -48,6 +48,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// What the request refers to existed once and is no longer kept.
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
@@ -85,6 +88,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -188,6 +192,7 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%why, "store unavailable");
                 Self::Unavailable(RETRY_AFTER_SECS)
             }
+            StoreError::Contended => Self::Unavailable(RETRY_AFTER_SECS),
             StoreError::Internal(why) => Self::Internal(why),
         }
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Index, Item, Query, StoreError, attr};
+use super::{Index, Item, Key, Query, StoreError, attr};
 
 /// Where a query stopped: the key attributes of the last item returned
 /// (DynamoDB's `LastEvaluatedKey`). Opaque to clients; see [`Cursor::encode`].
@@ -26,6 +26,15 @@ impl Cursor {
                 })
                 .collect(),
         )
+    }
+
+    /// The cursor positioned after `key` on the primary index, whether or
+    /// not an item is there.
+    pub fn at(key: &Key) -> Self {
+        Cursor(vec![
+            (attr::PK.into(), key.pk.clone()),
+            (attr::SK.into(), key.sk.clone()),
+        ])
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

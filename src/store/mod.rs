@@ -219,6 +219,10 @@ pub enum StoreError {
     /// The item is malformed for this store (missing keys, NUL in a key...).
     #[error("invalid item: {0}")]
     BadItem(String),
+    /// Another transaction was writing the same items at the same moment
+    /// (DynamoDB's `TransactionConflict`); worth retrying at once.
+    #[error("transaction conflict")]
+    Contended,
     /// The backend is unreachable or throttling; worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -271,7 +275,7 @@ impl dyn Table {
 impl StoreError {
     /// True when trying again later can succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        matches!(self, StoreError::Unavailable(_) | StoreError::Contended)
     }
 }
 

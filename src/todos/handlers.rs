@@ -7,9 +7,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::TodosState;
+use super::journal::Change;
 use super::model::{self, CreateTodo, Todo, UpdateTodo};
 use crate::http::auth::User;
-use crate::http::conditional::{IfMatch, IfNoneMatch, etag, etag_header};
+use crate::http::conditional::{IfMatch, IfNoneMatch, VersionedWrite, etag, etag_header};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, IdempotencyKey, StoredResponse};
@@ -90,8 +91,9 @@ pub async fn create_todo(
         item: model::to_item(owner, &todo),
         condition: Condition::NotExists,
     };
+    let change = [Change::Saved(todo.clone())];
     let Some(key) = idempotency_key else {
-        state.table.transact(vec![put]).await?;
+        state.journal.commit(owner, vec![put], &change).await?;
         return Ok(created(&todo).into_response());
     };
     if let Some(first) =
@@ -101,8 +103,12 @@ pub async fn create_todo(
     }
     let response = created(&todo);
     let record = idempotency::record(owner, &key, fingerprint.clone(), response.clone());
-    match state.table.transact(vec![put, record]).await {
-        Ok(()) => Ok(response.into_response()),
+    match state
+        .journal
+        .commit(owner, vec![put, record], &change)
+        .await
+    {
+        Ok(_) => Ok(response.into_response()),
         // A concurrent request with the same key won the race: answer as it did.
         Err(StoreError::ConditionFailed { index: 1 }) => {
             idempotency::replay(state.table.as_ref(), owner, &key, &fingerprint)
@@ -173,11 +179,15 @@ pub async fn update_todo(
     on_latest(state, user, id, |current| {
         let change = change.clone();
         async move {
-            let write = if_match.check(&etag(current.version), "todo")?;
+            let guard = if_match.check(&etag(current.version), "todo")?;
             let expected = current.version;
             let updated = change.apply_to(current)?;
-            let item = model::to_item(user.id(), &updated);
-            write.put(state.table.as_ref(), item, expected).await?;
+            let put = Write::Put {
+                item: model::to_item(user.id(), &updated),
+                condition: Condition::version_is(expected),
+            };
+            let logged = Change::Saved(updated.clone());
+            commit_versioned(state, user, put, logged, guard).await?;
             Ok(with_etag(&updated))
         }
     })
@@ -201,14 +211,35 @@ pub async fn delete_todo(
 ) -> Result<StatusCode, ApiError> {
     let (state, user, if_match) = (&state, &user, &if_match);
     on_latest(state, user, id, |current| async move {
-        let write = if_match.check(&etag(current.version), "todo")?;
-        let key = keys::todo(user.id(), id);
-        write
-            .delete(state.table.as_ref(), key, current.version)
-            .await?;
+        let guard = if_match.check(&etag(current.version), "todo")?;
+        let delete = Write::Delete {
+            key: keys::todo(user.id(), id),
+            condition: Condition::version_is(current.version),
+        };
+        commit_versioned(state, user, delete, Change::Deleted(id), guard).await?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+/// Commits one write of a todo read at some version, with its log entry; a
+/// todo that moved on meanwhile is `guard`'s 412 or 409.
+async fn commit_versioned(
+    state: &TodosState,
+    user: &User,
+    write: Write,
+    change: Change,
+    guard: VersionedWrite,
+) -> Result<(), ApiError> {
+    match state
+        .journal
+        .commit(user.id(), vec![write], &[change])
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => Err(guard.refused()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Runs a read-modify-write on the cached todo, then once more on the

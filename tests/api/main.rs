@@ -18,5 +18,6 @@ mod load;
 mod mail;
 mod response_cache;
 mod subscribers;
+mod sync;
 mod todos;
 mod uploads;

@@ -9,7 +9,7 @@ mod cache;
 #[allow(dead_code)]
 #[path = "../api/emulator.rs"]
 mod emulator;
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../api/helpers/mod.rs"]
 mod helpers;
 mod objects;

@@ -120,9 +120,12 @@ impl DynamoTable {
             let failed = reasons
                 .iter()
                 .position(|r| r.code() == Some("ConditionalCheckFailed"));
+            let conflict = reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
             return Err(match failed {
                 Some(index) => StoreError::ConditionFailed { index },
-                // Another transaction touched the same items: retry later.
+                None if conflict => StoreError::Contended,
                 None => StoreError::Unavailable(format!(
                     "transaction cancelled: {:?}",
                     reasons.iter().map(|r| r.code()).collect::<Vec<_>>()

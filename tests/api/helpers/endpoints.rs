@@ -95,6 +95,66 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// `GET /todos/changes` with `since` (when given) and `extra` query
+    /// parameters, e.g. `&limit=2`.
+    pub async fn changes(&self, token: &str, since: Option<&str>, extra: &str) -> Response {
+        let since = since.map(|s| format!("since={s}")).unwrap_or_default();
+        self.get(&format!("/todos/changes?{since}{extra}"), token)
+            .await
+    }
+
+    /// One successful `GET /todos/changes`: its changes, `next` and `more`.
+    pub async fn sync_step(&self, token: &str, since: Option<&str>, extra: &str) -> SyncStep {
+        let response = self.changes(token, since, extra).await;
+        assert_eq!(response.status(), 200, "sync from {since:?}");
+        let answer: Value = response.json().await.unwrap();
+        SyncStep {
+            changes: answer["changes"].as_array().unwrap().clone(),
+            next: answer["next"].as_str().unwrap().to_string(),
+            more: answer["more"].as_bool().unwrap(),
+        }
+    }
+}
+
+/// One answer of `GET /todos/changes`.
+#[derive(Debug)]
+pub struct SyncStep {
+    pub changes: Vec<Value>,
+    pub next: String,
+    pub more: bool,
+}
+
+/// What a device holds: its todos by id, and where it stands.
+#[derive(Debug, Default)]
+pub struct Replica {
+    pub todos: std::collections::BTreeMap<String, Value>,
+    pub since: Option<String>,
+}
+
+impl Replica {
+    /// Syncs until nothing more is ready; returns how many calls it took.
+    pub async fn sync(&mut self, app: &TestApp, token: &str) -> usize {
+        for calls in 1.. {
+            let step = app.sync_step(token, self.since.as_deref(), "").await;
+            self.apply(&step);
+            if !step.more {
+                return calls;
+            }
+        }
+        unreachable!()
+    }
+
+    pub fn apply(&mut self, step: &SyncStep) {
+        for change in &step.changes {
+            let id = change["id"].as_str().unwrap().to_string();
+            match change["deleted"].as_bool().unwrap() {
+                true => self.todos.remove(&id),
+                false => self.todos.insert(id, change["todo"].clone()),
+            };
+        }
+        self.since = Some(step.next.clone());
+    }
 }
 
 /// Blog posts.

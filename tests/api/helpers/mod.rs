@@ -17,6 +17,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 mod endpoints;
+pub use endpoints::Replica;
 pub mod faults;
 pub mod load;
 
