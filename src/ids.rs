@@ -102,11 +102,75 @@ macro_rules! ulid_id {
     };
 }
 
-ulid_id!(
-    /// One todo.
-    TodoId,
-    "must be a todo id"
-);
+/// One todo: a ULID the service made, or a ULID or UUID a client made
+/// offline (`PUT /todos/{id}`). Shown in each one's canonical form (a ULID
+/// in upper case, a UUID in lower case with hyphens), which is what their
+/// libraries produce, so such an id comes back exactly as it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TodoId {
+    Ulid(ulid::Ulid),
+    Uuid(u128),
+}
+
+impl TodoId {
+    /// A fresh id, later than every id made before it here.
+    pub fn new() -> Self {
+        Self::Ulid(ulid::Ulid::new())
+    }
+}
+
+impl Default for TodoId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for TodoId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<Self, InvalidId> {
+        let invalid = InvalidId("must be a todo id: a ULID or a UUID");
+        match text.len() {
+            36 => parse_uuid(text).map(Self::Uuid).ok_or(invalid),
+            _ => ulid::Ulid::from_string(text)
+                .map(Self::Ulid)
+                .map_err(|_| invalid),
+        }
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits, either case.
+fn parse_uuid(text: &str) -> Option<u128> {
+    let bytes = text.as_bytes();
+    let dashes_in_place = [8, 13, 18, 23].iter().all(|&at| bytes[at] == b'-');
+    let digits: String = text.chars().filter(|&c| c != '-').collect();
+    let all_hex = digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit());
+    (dashes_in_place && all_hex)
+        .then(|| u128::from_str_radix(&digits, 16).ok())
+        .flatten()
+}
+
+impl fmt::Display for TodoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ulid(ulid) => ulid.fmt(f),
+            Self::Uuid(n) => {
+                let hex = format!("{n:032x}");
+                let parts = [
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..],
+                ];
+                f.write_str(&parts.join("-"))
+            }
+        }
+    }
+}
+
+text_serde!(TodoId);
+
 ulid_id!(
     /// One upload.
     UploadId,
@@ -264,6 +328,26 @@ mod tests {
         let id = TodoId::new();
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<TodoId>(&json).unwrap(), id);
+        for canonical in [
+            "01JD6Z1Q5V3M7Z8R9X2K4N6P8T",
+            "0190f4b2-7c3e-7d4a-9b1e-3f5a6c7d8e9f",
+        ] {
+            let id: TodoId = canonical.parse().unwrap();
+            assert_eq!(id.to_string(), canonical, "comes back as sent");
+        }
+        let upper: TodoId = "0190F4B2-7C3E-7D4A-9B1E-3F5A6C7D8E9F".parse().unwrap();
+        assert_eq!(upper.to_string(), "0190f4b2-7c3e-7d4a-9b1e-3f5a6c7d8e9f");
+        for bad in [
+            "",
+            "x",
+            "0190f4b2-7c3e-7d4a-9b1e-3f5a6c7d8e9g",
+            "0190f4b27c3e-7d4a-9b1e-3f5a6c7d8e9f-",
+            "+190f4b2-7c3e-7d4a-9b1e-3f5a6c7d8e9f",
+            "01JD6Z1Q5V3M7Z8R9X2K4N6P8",
+            "01JD6Z1Q5V3M7Z8R9X2K4N6P8U",
+        ] {
+            assert!(bad.parse::<TodoId>().is_err(), "{bad}");
+        }
         let wrong = serde_json::from_str::<UploadId>("\"not-an-id\"").unwrap_err();
         assert!(wrong.to_string().contains("must be an upload id"));
     }

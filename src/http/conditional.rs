@@ -143,6 +143,12 @@ impl IfNoneMatch {
     pub fn hits(&self, current: &str) -> bool {
         tags(&self.0, true).any(|tag| tag == "*" || tag == current)
     }
+
+    /// True for `If-None-Match: *`: "only if nothing is there yet".
+    pub fn is_any(&self) -> bool {
+        let mut all = tags(&self.0, false);
+        all.next() == Some("*") && all.next().is_none()
+    }
 }
 
 fn stale(what: &str) -> ApiError {

@@ -53,6 +53,14 @@ pub enum ApiError {
     Gone(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 412 with what the write would have had to build on: the item's
+    /// current version and the item itself (`None` when it is gone).
+    #[error("{detail}")]
+    Superseded {
+        detail: String,
+        current_version: Option<u64>,
+        current: Option<Box<serde_json::Value>>,
+    },
     #[error("{0}")]
     PreconditionRequired(String),
     #[error("the request body stopped arriving")]
@@ -89,7 +97,9 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
-            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionFailed(_) | Self::Superseded { .. } => {
+                StatusCode::PRECONDITION_FAILED
+            }
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
@@ -118,17 +128,37 @@ pub struct Problem {
     /// The fields that failed validation, for 422.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For 412 on a todo write: the todo's current version (absent when it
+    /// no longer exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    /// For 412 on a todo write: the todo as it now is, to merge with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<Box<serde_json::Value>>,
 }
 
 /// Renders a problem+json response for `status`.
 pub fn problem(status: StatusCode, detail: Option<String>, errors: Vec<FieldError>) -> Response {
-    let body = Problem {
-        kind: "about:blank".into(),
-        title: status.canonical_reason().unwrap_or("Error").into(),
-        status: status.as_u16(),
-        detail,
-        errors,
-    };
+    problem_body(Problem::new(status, detail, errors))
+}
+
+impl Problem {
+    fn new(status: StatusCode, detail: Option<String>, errors: Vec<FieldError>) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            current_version: None,
+            current: None,
+        }
+    }
+}
+
+fn problem_body(body: Problem) -> Response {
+    let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let json = serde_json::to_vec(&body).unwrap_or_default();
     (
         status,
@@ -164,6 +194,15 @@ impl IntoResponse for ApiError {
                 errors,
             ),
             Self::NotFound => problem(status, None, vec![]),
+            Self::Superseded {
+                detail,
+                current_version,
+                current,
+            } => problem_body(Problem {
+                current_version,
+                current,
+                ..Problem::new(status, Some(detail), vec![])
+            }),
             other => problem(status, Some(other.to_string()), vec![]),
         };
         let headers = response.headers_mut();

@@ -85,7 +85,7 @@ pub async fn create_todo(
     ApiJson(input): ApiJson<CreateTodo, TODO_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
     let fingerprint = idempotency::fingerprint(&input);
-    let todo = input.into_todo()?;
+    let todo = input.into_todo(TodoId::new())?;
     let owner = user.id();
     let put = Write::Put {
         item: model::to_item(owner, &todo),
@@ -130,6 +130,62 @@ fn created(todo: &Todo) -> StoredResponse {
             (header::ETAG.to_string(), etag(todo.version)),
         ],
         body: serde_json::to_value(todo).expect("a todo serializes"),
+    }
+}
+
+/// Create a todo under an id your device made, e.g. while offline: a ULID
+/// or a UUID, sent back exactly as their libraries write them (ULIDs in
+/// upper case, UUIDs in lower case). Send `If-None-Match: *`; 412 when you
+/// already have a todo with this id (with that todo, to merge), so a
+/// retried PUT never makes two. Todos with ULIDs list in creation order;
+/// UUIDs sort by their text.
+#[utoipa::path(put, path = "/todos/{id}", tag = "todos", request_body = CreateTodo,
+    params(("id" = String, Path, description = "a ULID or a UUID",
+            pattern = r"^([0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"),
+        ("If-None-Match" = String, Header, pattern = r"^\*$", description = "`*`: create only")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Todo, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
+        (status = 428, response = ProblemResponse),
+    ))]
+pub async fn put_todo(
+    State(state): State<TodosState>,
+    user: User,
+    ApiPath(id): ApiPath<String>,
+    if_none_match: IfNoneMatch,
+    ApiJson(input): ApiJson<CreateTodo, TODO_JSON_LIMIT>,
+) -> Result<Response, ApiError> {
+    if !if_none_match.is_any() {
+        return Err(ApiError::PreconditionRequired(
+            "send `If-None-Match: *` to create a todo under your own id; change one with PATCH"
+                .into(),
+        ));
+    }
+    let id: TodoId = id
+        .parse()
+        .map_err(|e| ApiError::invalid("id", format!("{e}")))?;
+    let todo = input.into_todo(id)?;
+    let put = Write::Put {
+        item: model::to_item(user.id(), &todo),
+        condition: Condition::NotExists,
+    };
+    let change = [Change::Saved(todo.clone())];
+    match state.journal.commit(user.id(), vec![put], &change).await {
+        Ok(_) => Ok(created(&todo).into_response()),
+        Err(StoreError::ConditionFailed { .. }) => {
+            let current = load(&state, &user, id, Read::Strong).await?;
+            Err(model::superseded(
+                format!("you already have a todo {id}"),
+                &current,
+            ))
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -264,7 +320,12 @@ where
     };
     match first {
         Err(ApiError::NotFound | ApiError::PreconditionFailed(_) | ApiError::Conflict(_)) => {
-            attempt(load(state, user, id, Read::Strong).await?).await
+            let latest = load(state, user, id, Read::Strong).await?;
+            let current = latest.clone();
+            attempt(latest).await.map_err(|error| match error {
+                ApiError::PreconditionFailed(detail) => model::superseded(detail, &current),
+                other => other,
+            })
         }
         result => result,
     }

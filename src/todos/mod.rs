@@ -69,6 +69,7 @@ pub fn router() -> OpenApiRouter<TodosState> {
         .routes(routes!(changes::todo_changes))
         .routes(routes!(
             handlers::get_todo,
+            handlers::put_todo,
             handlers::update_todo,
             handlers::delete_todo
         ))

@@ -82,8 +82,8 @@ pub struct UpdateTodo {
 }
 
 impl CreateTodo {
-    /// A new todo from valid input, or every field error at once.
-    pub fn into_todo(self) -> Result<Todo, ApiError> {
+    /// A new todo named `id` from valid input, or every field error at once.
+    pub fn into_todo(self, id: TodoId) -> Result<Todo, ApiError> {
         let mut errors = Vec::new();
         let title = check_title(&self.title, &mut errors);
         check_notes(&self.notes, &mut errors);
@@ -92,7 +92,7 @@ impl CreateTodo {
         }
         let now = OffsetDateTime::now_utc();
         Ok(Todo {
-            id: TodoId::new(),
+            id,
             title,
             notes: self.notes,
             completed: self.completed,
@@ -155,6 +155,17 @@ fn present_due<'de, D: Deserializer<'de>>(
 
 pub fn to_item(user: &UserId, todo: &Todo) -> Item {
     crate::store::encode(todo, &keys::todo(user, todo.id))
+}
+
+/// A 412 that carries `current`, so the client can merge with it.
+pub fn superseded(detail: String, current: &Todo) -> ApiError {
+    ApiError::Superseded {
+        detail,
+        current_version: Some(current.version),
+        current: Some(Box::new(
+            serde_json::to_value(current).expect("a todo serializes"),
+        )),
+    }
 }
 
 pub fn from_item(item: &Item) -> Result<Todo, ApiError> {

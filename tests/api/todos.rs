@@ -366,3 +366,84 @@ async fn malformed_ids_are_not_found() {
         assert_problem(app.get_todo(&alice, id).await, 404).await;
     }
 }
+
+#[tokio::test]
+async fn a_device_creates_todos_under_its_own_ids() {
+    let app = spawn_app().await;
+    let alice = app.token("alice").await;
+    let bob = app.token("bob").await;
+    let put = |token: &str, id: &str, if_none_match: Option<&str>| {
+        let mut request = app
+            .request(Method::PUT, &format!("/todos/{id}"), Some(token))
+            .json(&json!({ "title": "made offline" }));
+        if let Some(value) = if_none_match {
+            request = request.header("if-none-match", value);
+        }
+        request.send()
+    };
+    for id in [
+        "01JD6Z1Q5V3M7Z8R9X2K4N6P8T",
+        "0190f4b2-7c3e-7d4a-9b1e-3f5a6c7d8e9f",
+    ] {
+        let created = put(&alice, id, Some("*")).await.unwrap();
+        assert_eq!(created.status(), 201, "{id}");
+        assert_eq!(
+            created.headers()["location"],
+            format!("/todos/{id}").as_str()
+        );
+        let todo: Value = created.json().await.unwrap();
+        assert_eq!(todo["id"], id, "the id comes back as sent");
+        assert_eq!(app.get_todo(&alice, id).await.status(), 200);
+    }
+
+    // Sent again (a retry after a lost answer): 412 with what is there.
+    let ulid = "01JD6Z1Q5V3M7Z8R9X2K4N6P8T";
+    let patched = app
+        .patch_todo(&alice, ulid, json!({ "completed": true }), None)
+        .await;
+    assert_eq!(patched.status(), 200);
+    let again = assert_problem(put(&alice, ulid, Some("*")).await.unwrap(), 412).await;
+    assert_eq!(again["current_version"], 2);
+    assert_eq!(again["current"]["completed"], true);
+    assert_eq!(again["current"]["id"], ulid);
+
+    // Another user's todos are another partition: the same id is theirs.
+    assert_eq!(put(&bob, ulid, Some("*")).await.unwrap().status(), 201);
+    let mine: Value = app.get_todo(&alice, ulid).await.json().await.unwrap();
+    assert_eq!(
+        mine["completed"], true,
+        "bob's create left alice's todo alone"
+    );
+
+    let problem = assert_problem(put(&alice, "not-an-id", Some("*")).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["id"]);
+    let fresh = "01JD6Z1Q5V3M7Z8R9X2K4N6P8V";
+    assert_problem(put(&alice, fresh, None).await.unwrap(), 428).await;
+    assert_problem(put(&alice, fresh, Some("\"v1\"")).await.unwrap(), 428).await;
+    assert_problem(app.get_todo(&alice, fresh).await, 404).await;
+}
+
+#[tokio::test]
+async fn a_stale_write_is_told_the_current_todo() {
+    let app = spawn_app().await;
+    let alice = app.token("alice").await;
+    let id = app.new_todo_id(&alice, "milk").await;
+    let edit = app
+        .patch_todo(&alice, &id, json!({ "title": "oat milk" }), Some("\"v1\""))
+        .await;
+    assert_eq!(edit.status(), 200);
+    let stale = app
+        .patch_todo(&alice, &id, json!({ "title": "soy milk" }), Some("\"v1\""))
+        .await;
+    let problem = assert_problem(stale, 412).await;
+    assert_eq!(problem["current_version"], 2);
+    assert_eq!(problem["current"]["title"], "oat milk");
+    let delete = app
+        .request(Method::DELETE, &format!("/todos/{id}"), Some(&alice))
+        .header("if-match", "\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(delete, 412).await;
+    assert_eq!(problem["current_version"], 2);
+}
