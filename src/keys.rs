@@ -7,6 +7,7 @@
 //! | upload | `USER#{sub}` | `UPLOAD#{ulid}` | |
 //! | todo sync counter | `USER#{sub}` | `SYNC` | |
 //! | todo change (log entry) | `USER#{sub}` | `CHANGE#{seq, 20 digits}` | |
+//! | answer to a client's batch | `USER#{sub}` | `MUTATION#{client}#{id, 20 digits}` | |
 //! | post | `POST#{slug}` | `POST` | `POSTS#PUBLISHED` / `{published_at ns, 20 digits}#{slug}`, published only |
 //! | subscriber | `SUB#{email}` | `SUB` | |
 //! | idempotency record | `IDEM#{sub}#{key}` | `IDEM` | |
@@ -47,6 +48,15 @@ pub fn sync_counter(user: &UserId) -> Key {
 /// log reads in order.
 pub fn change(user: &UserId, seq: u64) -> Key {
     Key::new(user_partition(user), format!("{CHANGE_PREFIX}{seq:020}"))
+}
+
+/// The answer to mutation `mutation_id` of a user's client `client_id`
+/// (letters, digits, `-` and `_` only).
+pub fn mutation(user: &UserId, client_id: &str, mutation_id: u64) -> Key {
+    Key::new(
+        user_partition(user),
+        format!("MUTATION#{client_id}#{mutation_id:020}"),
+    )
 }
 
 /// A secret the service keeps in its own table, shared by every instance.

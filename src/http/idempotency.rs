@@ -16,7 +16,7 @@ use super::error::ApiError;
 use crate::clock::now_epoch;
 use crate::ids::UserId;
 use crate::keys;
-use crate::store::{Condition, Item, Read, Table, Write, attr};
+use crate::store::{Condition, Key, Read, Table, Write, attr};
 
 /// How long a stored response is replayed.
 const RETENTION_SECS: u64 = 24 * 3600;
@@ -92,18 +92,32 @@ pub async fn replay(
     key: &str,
     fingerprint: &str,
 ) -> Result<Option<StoredResponse>, ApiError> {
-    let Some(item) = table
-        .get(&keys::idempotency(user, key), Read::Strong)
-        .await?
-    else {
+    replay_at(
+        table,
+        &keys::idempotency(user, key),
+        fingerprint,
+        "Idempotency-Key",
+    )
+    .await
+}
+
+/// The response recorded at `record_key`, if any; 422 naming `field` if it
+/// was recorded for a different request.
+pub async fn replay_at(
+    table: &dyn Table,
+    record_key: &Key,
+    fingerprint: &str,
+    field: &str,
+) -> Result<Option<StoredResponse>, ApiError> {
+    let Some(item) = table.get(record_key, Read::Strong).await? else {
         return Ok(None);
     };
     let record: Record = crate::store::decode(&item)
         .map_err(|e| ApiError::Internal(format!("unreadable idempotency record: {e}")))?;
     if record.fingerprint != fingerprint {
         return Err(ApiError::invalid(
-            "Idempotency-Key",
-            "this key was already used for a different request",
+            field,
+            "this was already used for a different request",
         ));
     }
     Ok(Some(record.response))
@@ -112,25 +126,31 @@ pub async fn replay(
 /// The write that records `response` for this key; it fails its condition if
 /// a concurrent request with the same key got there first.
 pub fn record(user: &UserId, key: &str, fingerprint: String, response: StoredResponse) -> Write {
-    let Value::Object(mut item) = serde_json::to_value(Record {
+    record_at(
+        keys::idempotency(user, key),
         fingerprint,
         response,
-    })
-    .expect("a record serializes") else {
-        unreachable!("a struct serializes to an object")
+        RETENTION_SECS,
+    )
+}
+
+/// The write that records `response` at `record_key` for `lifetime_secs`,
+/// on condition that nothing is recorded there yet.
+pub fn record_at(
+    record_key: Key,
+    fingerprint: String,
+    response: StoredResponse,
+    lifetime_secs: u64,
+) -> Write {
+    let record = Record {
+        fingerprint,
+        response,
     };
-    let record_key = keys::idempotency(user, key);
-    let keys: Item = [
-        (attr::PK.to_string(), Value::String(record_key.pk)),
-        (attr::SK.to_string(), Value::String(record_key.sk)),
-        (
-            attr::EXPIRES_AT.to_string(),
-            Value::from(now_epoch() + RETENTION_SECS),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    item.extend(keys);
+    let mut item = crate::store::encode(&record, &record_key);
+    item.insert(
+        attr::EXPIRES_AT.to_string(),
+        Value::from(now_epoch() + lifetime_secs),
+    );
     Write::Put {
         item,
         condition: Condition::NotExists,

@@ -11,7 +11,7 @@
 //! (DynamoDB) checks the table every [`SyncRules::poll`](super::SyncRules)
 //! for the writes of other instances.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use super::TodosState;
-use super::journal::Entry;
+use super::journal::{Counter, Entry};
 use super::model::{self, Todo};
 use super::token::{Position, SyncToken};
 use crate::clock::now_epoch;
@@ -63,6 +63,10 @@ pub struct Changes {
     pub next: String,
     /// True when more changes are ready now: call again with `next` at once.
     pub more: bool,
+    /// The last `mutation_id` applied for each of your clients (see
+    /// `POST /todos/batch`), so a device that lost an answer knows which of
+    /// its queued batches are done.
+    pub clients: BTreeMap<String, u64>,
 }
 
 /// A todo as it now is, or the news that it was deleted.
@@ -131,6 +135,7 @@ pub async fn todo_changes(
             },
         ),
         more: step.more,
+        clients: step.counter.mutations(),
     }))
 }
 
@@ -140,6 +145,8 @@ struct Step {
     next: Position,
     issued: u64,
     more: bool,
+    /// The user's counter as last read.
+    counter: Counter,
 }
 
 /// The next page of the snapshot taken at change `base` at time `issued`.
@@ -160,6 +167,7 @@ async fn snapshot(
         .iter()
         .map(model::from_item)
         .collect::<Result<Vec<_>, _>>()?;
+    let counter = state.journal.counter(user.id(), Read::Strong).await?;
     let (next, more) = match (page.next, todos.last()) {
         (Some(_), Some(last)) => (
             Position::Snapshot {
@@ -168,16 +176,14 @@ async fn snapshot(
             },
             true,
         ),
-        _ => {
-            let current = state.journal.current(user.id(), Read::Strong).await?;
-            (Position::Delta { since: base }, current > base)
-        }
+        _ => (Position::Delta { since: base }, counter.seq > base),
     };
     Ok(Step {
         changes: todos.into_iter().map(saved).collect(),
         next,
         issued,
         more,
+        counter,
     })
 }
 
@@ -197,7 +203,8 @@ async fn delta(
         tokio::pin!(rung);
         rung.as_mut().enable();
         let issued = now_epoch();
-        let current = state.journal.current(user.id(), Read::Strong).await?;
+        let counter = state.journal.counter(user.id(), Read::Strong).await?;
+        let current = counter.seq;
         if current < since {
             return Err(ApiError::Gone(
                 "the change log was reset (a restored table?); sync again without `since`".into(),
@@ -213,6 +220,7 @@ async fn delta(
                 next: Position::Delta { since: last },
                 issued,
                 more,
+                counter,
             });
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -222,6 +230,7 @@ async fn delta(
                 next: Position::Delta { since },
                 issued,
                 more: false,
+                counter,
             });
         }
         let pause = state.sync.poll.map_or(left, |poll| left.min(poll));

@@ -26,23 +26,26 @@
 //! the retention, so a token younger than the retention always finds every
 //! entry after it, even across clocks a little apart.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::model::Todo;
 use crate::clock::now_epoch;
 use crate::ids::{TodoId, UserId};
 use crate::keys;
-use crate::store::{self, Condition, Cursor, Item, Key, Query, Read, StoreError, Table, Write};
+use crate::store::{self, Condition, Cursor, Query, Read, StoreError, Table, Write};
 
 /// How long entries outlive the retention, for clocks a little apart and
 /// for a cache's view of the counter a little behind.
 const GRACE_SECS: u64 = 86_400;
+
+/// The clients remembered per user; a forgotten client's next mutation is
+/// taken as its first.
+const MAX_CLIENTS: usize = 64;
 
 /// Tries at a write before giving up with 503: each failed try means
 /// another write of the same user committed meanwhile.
@@ -63,6 +66,79 @@ pub struct Entry {
     pub deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub todo: Option<Todo>,
+}
+
+/// A user's counter item: the number of their last change, a revision that
+/// every write of the counter moves on (the condition of the next one), and
+/// the last mutation applied for each of their clients.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Counter {
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    rev: u64,
+    #[serde(default)]
+    clients: BTreeMap<String, ClientMark>,
+}
+
+/// Where one client stands: its last applied mutation, and when.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct ClientMark {
+    mutation_id: u64,
+    at: u64,
+}
+
+/// A client's numbered batch, as Replicache numbers them: each client's
+/// mutation ids only grow, so each is applied once.
+#[derive(Clone, Debug)]
+pub struct Mutation {
+    pub client_id: String,
+    pub mutation_id: u64,
+}
+
+/// What [`Journal::commit_as`] did.
+#[derive(Debug)]
+pub enum Committed {
+    /// Committed; the user's last change number.
+    At(u64),
+    /// Not committed: the client's record had already reached the mutation.
+    Overtaken,
+}
+
+impl Counter {
+    /// The last mutation applied for `client_id`, if the client is known.
+    pub fn last_mutation(&self, client_id: &str) -> Option<u64> {
+        self.clients.get(client_id).map(|mark| mark.mutation_id)
+    }
+
+    /// Each client's last applied mutation.
+    pub fn mutations(&self) -> BTreeMap<String, u64> {
+        let marks = self.clients.iter();
+        marks
+            .map(|(id, mark)| (id.clone(), mark.mutation_id))
+            .collect()
+    }
+
+    /// The counter after `changes` more changes and `mutation`. The longest
+    /// unused clients are forgotten past [`MAX_CLIENTS`].
+    fn advanced(&self, changes: u64, mutation: Option<&Mutation>) -> Self {
+        let mut next = self.clone();
+        next.seq += changes;
+        next.rev += 1;
+        if let Some(m) = mutation {
+            let mark = ClientMark {
+                mutation_id: m.mutation_id,
+                at: now_epoch(),
+            };
+            next.clients.insert(m.client_id.clone(), mark);
+            while next.clients.len() > MAX_CLIENTS {
+                let oldest = next.clients.iter().min_by_key(|(_, mark)| mark.at);
+                let oldest = oldest.map(|(id, _)| id.clone()).expect("not empty");
+                next.clients.remove(&oldest);
+            }
+        }
+        next
+    }
 }
 
 /// Numbers and logs every change to a user's todos.
@@ -91,18 +167,37 @@ impl Journal {
         writes: Vec<Write>,
         changes: &[Change],
     ) -> Result<u64, StoreError> {
+        match self.commit_as(user, writes, changes, None).await? {
+            Committed::At(seq) => Ok(seq),
+            Committed::Overtaken => unreachable!("only a client's mutation is overtaken"),
+        }
+    }
+
+    /// As [`Journal::commit`], and marks `mutation` applied for its client
+    /// in the same transaction, unless the client's record has already
+    /// reached it (a resent batch that another request applied meanwhile).
+    pub async fn commit_as(
+        &self,
+        user: &UserId,
+        writes: Vec<Write>,
+        changes: &[Change],
+        mutation: Option<&Mutation>,
+    ) -> Result<Committed, StoreError> {
         let mut read = Read::Eventual;
         for attempt in 0..ATTEMPTS {
-            let seq = self.current(user, read).await?;
-            let last = seq + changes.len() as u64;
+            let before = self.counter(user, read).await?;
+            if mutation.is_some_and(|m| before.last_mutation(&m.client_id) >= Some(m.mutation_id)) {
+                return Ok(Committed::Overtaken);
+            }
+            let after = before.advanced(changes.len() as u64, mutation);
             let counter_index = writes.len();
             let mut all = writes.clone();
-            all.push(counter_write(user, seq, last));
-            all.extend(entries(user, seq, changes, self.expiry()));
+            all.push(counter_write(user, &before, &after));
+            all.extend(entries(user, before.seq, changes, self.expiry()));
             match self.table.transact(all).await {
                 Ok(()) => {
                     self.bells.ring(user);
-                    return Ok(last);
+                    return Ok(Committed::At(after.seq));
                 }
                 Err(StoreError::ConditionFailed { index }) if index == counter_index => {}
                 Err(StoreError::Contended) => backoff(attempt).await,
@@ -115,10 +210,17 @@ impl Journal {
 
     /// The number of the user's last change (0 before the first).
     pub async fn current(&self, user: &UserId, read: Read) -> Result<u64, StoreError> {
-        let item = self.table.get(&keys::sync_counter(user), read).await?;
-        Ok(item
-            .and_then(|counter| counter.get("seq").and_then(Value::as_u64))
-            .unwrap_or(0))
+        Ok(self.counter(user, read).await?.seq)
+    }
+
+    /// The user's counter: the last change number, and the last mutation
+    /// applied for each of their clients.
+    pub async fn counter(&self, user: &UserId, read: Read) -> Result<Counter, StoreError> {
+        match self.table.get(&keys::sync_counter(user), read).await? {
+            None => Ok(Counter::default()),
+            Some(item) => store::decode(&item)
+                .map_err(|e| StoreError::Internal(format!("unreadable sync counter: {e}"))),
+        }
     }
 
     /// Up to `limit` entries after number `since`, oldest first, read
@@ -155,19 +257,18 @@ impl Journal {
     }
 }
 
-fn counter_write(user: &UserId, from: u64, to: u64) -> Write {
-    let key = keys::sync_counter(user);
-    let mut item = Item::new();
-    item.insert("seq".into(), to.into());
-    let condition = match from {
+/// The counter moved from `before` to `after`, on condition that nobody
+/// moved it since `before` was read.
+fn counter_write(user: &UserId, before: &Counter, after: &Counter) -> Write {
+    let condition = match before.rev {
         0 => Condition::NotExists,
-        _ => Condition::Equals {
-            name: "seq".into(),
-            value: from.into(),
+        rev => Condition::Equals {
+            name: "rev".into(),
+            value: rev.into(),
         },
     };
     Write::Put {
-        item: keyed(item, &key),
+        item: store::encode(after, &keys::sync_counter(user)),
         condition,
     }
 }
@@ -198,12 +299,6 @@ fn entries(user: &UserId, seq: u64, changes: &[Change], expires_at: u64) -> Vec<
             }
         })
         .collect()
-}
-
-fn keyed(mut item: Item, key: &Key) -> Item {
-    item.insert(store::attr::PK.into(), key.pk.clone().into());
-    item.insert(store::attr::SK.into(), key.sk.clone().into());
-    item
 }
 
 /// A short pause that grows with each try, so writers that collided don't

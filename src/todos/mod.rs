@@ -3,6 +3,7 @@
 //! memory; writes are conditional, so concurrent edits never overwrite each
 //! other silently.
 
+mod batch;
 mod changes;
 mod handlers;
 mod journal;
@@ -67,6 +68,7 @@ pub fn router() -> OpenApiRouter<TodosState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::list_todos, handlers::create_todo))
         .routes(routes!(changes::todo_changes))
+        .routes(routes!(batch::batch_todos))
         .routes(routes!(
             handlers::get_todo,
             handlers::put_todo,

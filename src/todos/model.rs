@@ -62,7 +62,7 @@ pub struct CreateTodo {
 
 /// `PATCH /todos/{id}`: at least one field; only the fields present
 /// change; `"due": null` clears the due date (the others cannot be `null`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"completed": true}))]
 pub struct UpdateTodo {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod aws;
+mod batch;
 mod blog;
 mod contract;
 mod durability;
