@@ -211,22 +211,31 @@ impl Job for ChangeFeedJob {
                     };
                 }
             };
+            // Handled records are forgotten together, up to the first that
+            // failed; a crash before that makes them arrive again, as a
+            // stream's records may (every reaction allows for it).
+            let mut last_handled = None;
+            let mut failed = false;
             for (seq, change) in batch {
                 if let Err(error) = self.reactions.on_change(&change).await {
                     tracing::warn!(%error, seq, "reaction failed; will retry");
-                    return Pass {
-                        handled,
-                        retry: true,
-                    };
+                    failed = true;
+                    break;
                 }
-                if let Err(error) = self.feed.ack(seq).await {
-                    tracing::warn!(%error, seq, "could not acknowledge a change");
-                    return Pass {
-                        handled,
-                        retry: true,
-                    };
-                }
+                last_handled = Some(seq);
                 handled += 1;
+            }
+            if let Some(seq) = last_handled
+                && let Err(error) = self.feed.ack_through(seq).await
+            {
+                tracing::warn!(%error, seq, "could not acknowledge changes");
+                failed = true;
+            }
+            if failed {
+                return Pass {
+                    handled,
+                    retry: true,
+                };
             }
         }
     }

@@ -50,6 +50,7 @@ pub struct Layers {
 pub fn wrap(routes: Router, layers: Layers) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let body_timeout = layers.body_timeout;
+    let request_timeout = layers.request_timeout;
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
@@ -76,6 +77,11 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             layers.request_timeout,
         ))
+        // The same deadline for the request's writes (see `store::deadline`).
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let deadline = std::time::Instant::now() + request_timeout;
+            crate::store::deadline::within(deadline, next.run(request))
+        }))
         .layer(MapRequestLayer::new(move |request: Request| {
             request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)))
         }))

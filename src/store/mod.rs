@@ -15,6 +15,7 @@
 mod cached;
 mod change;
 mod cursor;
+pub mod deadline;
 mod dynamo;
 mod embedded;
 pub mod migrations;

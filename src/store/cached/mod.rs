@@ -237,8 +237,13 @@ impl Table for CachedTable {
             return self.core.inner.transact(writes).await;
         }
         let core = self.core.clone();
-        tokio::spawn(async move { core.write(writes).await })
-            .await
+        let deadline = super::deadline::current();
+        let write = async move { core.write(writes).await };
+        let task = match deadline {
+            Some(at) => tokio::spawn(super::deadline::within(at, write)),
+            None => tokio::spawn(write),
+        };
+        task.await
             .map_err(|e| StoreError::Internal(format!("a write task failed: {e}")))?
     }
 

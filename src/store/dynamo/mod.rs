@@ -232,6 +232,11 @@ impl Table for DynamoTable {
     }
 
     async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        if super::deadline::passed(super::deadline::current()) {
+            return Err(StoreError::Unavailable(
+                "the request's deadline passed before its write was sent".into(),
+            ));
+        }
         match writes.len() {
             0 => Ok(()),
             1 => match writes.pop().expect("one write") {

@@ -50,14 +50,16 @@ impl ChangeFeed {
         .await
     }
 
-    /// Forgets a handled record.
-    pub async fn ack(&self, seq: u64) -> Result<(), StoreError> {
+    /// Forgets every record up to and including `seq`, handled in order:
+    /// one commit for a whole run of records, not one each (every commit
+    /// is a disk sync, and a todo write alone makes three records).
+    pub async fn ack_through(&self, seq: u64) -> Result<(), StoreError> {
         let db = self.db.clone();
         blocking(move || {
             let txn = db.begin_write().map_err(internal)?;
             txn.open_table(CHANGES)
                 .map_err(internal)?
-                .remove(seq)
+                .retain_in(..=seq, |_, _| false)
                 .map_err(internal)?;
             txn.commit().map_err(internal)
         })

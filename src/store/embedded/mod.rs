@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::{
     ChangeRecord, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write, attr,
-    condition_holds, is_expired,
+    condition_holds, deadline, is_expired,
 };
 use crate::clock::now_epoch;
 
@@ -123,8 +123,14 @@ impl Table for EmbeddedTable {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let db = self.db.clone();
         let record = self.feed.is_some();
+        let deadline = deadline::current();
         blocking(move || {
             let txn = db.begin_write().map_err(internal)?;
+            if deadline::passed(deadline) {
+                return Err(StoreError::Unavailable(
+                    "the request's deadline passed before its write began".into(),
+                ));
+            }
             let now = now_epoch();
             for (index, write) in writes.iter().enumerate() {
                 let change = apply(&txn, write, now, index)?;
