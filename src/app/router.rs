@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use super::Application;
 use std::sync::Arc;
 
+use crate::config::Runtime;
 use crate::http::middleware::{self, Layers};
 use crate::http::openapi::{self, ApiDoc};
 use crate::http::response_cache::ResponseCache;
@@ -18,9 +19,10 @@ use crate::{blog, todos, uploads};
 /// The API routes and the OpenAPI document that describes them (`/files`,
 /// the local stand-in for S3, is not part of the API).
 pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
+    let streams = app.config.runtime == Runtime::Server;
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router().with_state(app.system_state()))
-        .merge(todos::router().with_state(app.todos_state()))
+        .merge(todos::router(streams).with_state(app.todos_state()))
         .merge(blog::router().with_state(app.reactions.blog.clone()))
         .merge(uploads::router().with_state(app.reactions.uploads.clone()))
         .split_for_parts();

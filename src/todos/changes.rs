@@ -140,13 +140,13 @@ pub async fn todo_changes(
 }
 
 /// One answer before its token is sealed.
-struct Step {
-    changes: Vec<TodoChange>,
-    next: Position,
-    issued: u64,
-    more: bool,
+pub(super) struct Step {
+    pub changes: Vec<TodoChange>,
+    pub next: Position,
+    pub issued: u64,
+    pub more: bool,
     /// The user's counter as last read.
-    counter: Counter,
+    pub counter: Counter,
 }
 
 /// The next page of the snapshot taken at change `base` at time `issued`.
@@ -188,7 +188,7 @@ async fn snapshot(
 }
 
 /// The changes after number `since`, waiting up to `wait` for one.
-async fn delta(
+pub(super) async fn delta(
     state: &TodosState,
     user: &User,
     since: u64,
@@ -277,7 +277,7 @@ fn wait_for(wait: Option<u32>, longest: Duration) -> Result<Duration, ApiError> 
     }
 }
 
-fn too_old() -> ApiError {
+pub(super) fn too_old() -> ApiError {
     ApiError::Gone(
         "this sync token is older than the service keeps deletions; sync again without `since`"
             .into(),

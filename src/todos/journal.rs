@@ -26,13 +26,14 @@
 //! the retention, so a token younger than the retention always finds every
 //! entry after it, even across clocks a little apart.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use super::bells::Bells;
 use super::model::Todo;
 use crate::clock::now_epoch;
 use crate::ids::{TodoId, UserId};
@@ -310,36 +311,4 @@ async fn backoff(attempt: usize) {
         .subsec_nanos();
     let jitter = u64::from(nanos % 7);
     tokio::time::sleep(Duration::from_millis((attempt as u64 + 1) * 5 + jitter)).await;
-}
-
-/// One [`Notify`] per user with someone waiting, dropped with its last
-/// waiter.
-#[derive(Default)]
-struct Bells(Mutex<HashMap<UserId, Weak<Notify>>>);
-
-impl Bells {
-    fn bell(&self, user: &UserId) -> Arc<Notify> {
-        let mut bells = self.0.lock().expect("bells lock");
-        if let Some(bell) = bells.get(user).and_then(Weak::upgrade) {
-            return bell;
-        }
-        if bells.len() >= 64 && bells.len().is_power_of_two() {
-            bells.retain(|_, bell| bell.strong_count() > 0);
-        }
-        let bell = Arc::new(Notify::new());
-        bells.insert(user.clone(), Arc::downgrade(&bell));
-        bell
-    }
-
-    fn ring(&self, user: &UserId) {
-        let bell = self
-            .0
-            .lock()
-            .expect("bells lock")
-            .get(user)
-            .and_then(Weak::upgrade);
-        if let Some(bell) = bell {
-            bell.notify_waiters();
-        }
-    }
 }

@@ -4,7 +4,9 @@
 //! other silently.
 
 mod batch;
+mod bells;
 mod changes;
+mod events;
 mod handlers;
 mod journal;
 pub mod model;
@@ -63,9 +65,10 @@ impl TodosState {
     }
 }
 
-/// The `/todos` routes.
-pub fn router() -> OpenApiRouter<TodosState> {
-    OpenApiRouter::new()
+/// The `/todos` routes; `streams` where an answer can stream (not on
+/// Lambda), which adds `GET /todos/events`.
+pub fn router(streams: bool) -> OpenApiRouter<TodosState> {
+    let routes = OpenApiRouter::new()
         .routes(routes!(handlers::list_todos, handlers::create_todo))
         .routes(routes!(changes::todo_changes))
         .routes(routes!(batch::batch_todos))
@@ -74,5 +77,9 @@ pub fn router() -> OpenApiRouter<TodosState> {
             handlers::put_todo,
             handlers::update_todo,
             handlers::delete_todo
-        ))
+        ));
+    match streams {
+        true => routes.routes(routes!(events::todo_events)),
+        false => routes,
+    }
 }

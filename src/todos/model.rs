@@ -40,6 +40,26 @@ pub struct Todo {
     pub version: u64,
 }
 
+/// How the document describes a todo id a client sends: a ULID or a UUID
+/// (see [`TodoId`]), so generated requests and clients know the shape.
+pub struct TodoIdText;
+
+/// A ULID (Crockford base 32, either case) or a UUID (hexadecimal in
+/// `8-4-4-4-12`, either case).
+const TODO_ID_PATTERN: &str = r"^([0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+
+impl utoipa::PartialSchema for TodoIdText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(TODO_ID_PATTERN))
+            .description(Some("A ULID or a UUID"))
+            .into()
+    }
+}
+
+impl ToSchema for TodoIdText {}
+
 /// `POST /todos`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

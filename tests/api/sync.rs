@@ -261,3 +261,82 @@ async fn write_a_while(app: &TestApp, token: &str, writer: usize) -> usize {
     }
     live
 }
+
+/// Reads a Server-Sent Events stream until its next `changes` event;
+/// returns the event's id and data.
+async fn next_changes_event(
+    stream: &mut reqwest::Response,
+    buffer: &mut String,
+) -> (String, Value) {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                event
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(|value| value.trim_start().to_string())
+            };
+            if field("event:").as_deref() == Some("changes") {
+                let data = serde_json::from_str(&field("data:").unwrap()).unwrap();
+                return (field("id:").unwrap(), data);
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_stream_pushes_each_change_and_resumes_after_its_last_event() {
+    let app = spawn_app().await;
+    let alice = app.token("alice").await;
+    let token = app.sync_step(&alice, None, "").await.next;
+    let open = |last_event: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/todos/events?since={token}")))
+            .bearer_auth(&alice);
+        if let Some(id) = last_event {
+            request = request.header("last-event-id", id);
+        }
+        request.send()
+    };
+
+    let mut stream = open(None).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut buffer = String::new();
+    let first = app.new_todo_id(&alice, "first").await;
+    let (last_id, data) = next_changes_event(&mut stream, &mut buffer).await;
+    assert_eq!(data["changes"][0]["id"], first.as_str(), "{data}");
+    drop(stream);
+
+    // Offline for a moment: a change happens; the reconnect resumes after
+    // the last event seen, so it gets exactly that change.
+    let second = app.new_todo_id(&alice, "second").await;
+    let mut stream = open(Some(last_id)).await.unwrap();
+    let (_, data) = next_changes_event(&mut stream, &mut String::new()).await;
+    let ids: Vec<&str> = data["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str()]);
+
+    let bob = app.token("bob").await;
+    let borrowed = app
+        .client
+        .get(app.url(&format!("/todos/events?since={token}")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(borrowed, 400).await;
+}

@@ -16,7 +16,7 @@
 //! `GET /todos/changes` reports each client's last applied mutation. The
 //! answers are kept as long as deletions are (`APP_SYNC_RETENTION`).
 
-use std::collections::HashMap;
+mod plan;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::TodosState;
-use super::journal::{Change, Committed, Mutation};
-use super::model::{self, CreateTodo, Todo, UpdateTodo};
+use super::journal::{Committed, Mutation};
+use super::model::{CreateTodo, Todo, TodoIdText, UpdateTodo};
 use crate::http::auth::User;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
@@ -34,7 +34,7 @@ use crate::http::idempotency::{self, IdempotencyKey, StoredResponse};
 use crate::http::openapi::ProblemResponse;
 use crate::ids::{TodoId, UserId};
 use crate::keys;
-use crate::store::{Condition, Read, StoreError, Write};
+use crate::store::{Read, StoreError, Write};
 
 /// The most operations in one batch.
 pub const MAX_OPERATIONS: usize = 25;
@@ -55,6 +55,7 @@ const KEPT_ANSWER_MAX_BYTES: usize = 300_000;
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// 1 to 25 operations, applied in order, all or nothing.
+    #[schema(min_items = 1, max_items = 25)]
     pub operations: Vec<Operation>,
     /// Your device's name for its queue: 1 to 64 letters, digits, `-` or
     /// `_`. Send it with `mutation_id`.
@@ -73,24 +74,26 @@ pub enum Operation {
     /// Create a todo, under `id` if given (a ULID or UUID your device made).
     Create {
         #[serde(default)]
-        #[schema(value_type = Option<String>)]
+        #[schema(value_type = Option<TodoIdText>)]
         id: Option<TodoId>,
         todo: CreateTodo,
     },
     /// Change some fields, as `PATCH /todos/{id}` does; only if the todo is
     /// still at `if_version`, when given.
     Update {
-        #[schema(value_type = String)]
+        #[schema(value_type = TodoIdText)]
         id: TodoId,
         #[serde(default)]
+        #[schema(minimum = 1)]
         if_version: Option<u64>,
         changes: UpdateTodo,
     },
     /// Delete a todo; only if it is still at `if_version`, when given.
     Delete {
-        #[schema(value_type = String)]
+        #[schema(value_type = TodoIdText)]
         id: TodoId,
         #[serde(default)]
+        #[schema(minimum = 1)]
         if_version: Option<u64>,
     },
 }
@@ -161,7 +164,7 @@ pub async fn batch_todos(
         {
             return Ok(first.into_response());
         }
-        let plan = plan(&state, user.id(), &batch.operations).await?;
+        let plan = plan::evaluate(&state, user.id(), &batch.operations).await?;
         let answer = StoredResponse {
             status: StatusCode::OK.as_u16(),
             headers: Vec::new(),
@@ -173,24 +176,13 @@ pub async fn batch_todos(
         };
         let mut writes = plan.writes;
         let kept = kept_answer(&answer);
-        if let Some(m) = &mutation {
-            let at = keys::mutation(user.id(), &m.client_id, m.mutation_id);
-            let lifetime = state.sync.retention.as_secs();
-            writes.push(idempotency::record_at(
-                at,
-                fingerprint.clone(),
-                kept.clone(),
-                lifetime,
-            ));
-        }
-        if let Some(key) = &key {
-            writes.push(idempotency::record(
-                user.id(),
-                key,
-                fingerprint.clone(),
-                kept,
-            ));
-        }
+        writes.extend(records(
+            &state,
+            user.id(),
+            (&key, &mutation),
+            &fingerprint,
+            kept,
+        ));
         let journal = &state.journal;
         match journal
             .commit_as(user.id(), writes, &plan.changes, mutation.as_ref())
@@ -206,6 +198,28 @@ pub async fn batch_todos(
     Err(ApiError::Conflict(
         "the todos kept changing while the batch was applied; send it again".into(),
     ))
+}
+
+/// The writes that keep `answer` for a resend: under the client's
+/// mutation, and under the `Idempotency-Key`, as the request has them.
+fn records(
+    state: &TodosState,
+    user: &UserId,
+    (key, mutation): (&Option<String>, &Option<Mutation>),
+    fingerprint: &str,
+    answer: StoredResponse,
+) -> Vec<Write> {
+    let mut writes = Vec::new();
+    if let Some(m) = mutation {
+        let at = keys::mutation(user, &m.client_id, m.mutation_id);
+        let lifetime = state.sync.retention.as_secs();
+        let record = idempotency::record_at(at, fingerprint.into(), answer.clone(), lifetime);
+        writes.push(record);
+    }
+    if let Some(key) = key {
+        writes.push(idempotency::record(user, key, fingerprint.into(), answer));
+    }
+    writes
 }
 
 impl Batch {
@@ -281,194 +295,6 @@ async fn replay_mutation(
             "mutation {wanted} was applied longer ago than its answer is kept"
         ))
     })
-}
-
-/// A batch evaluated: the writes that apply it, their log entries, and
-/// each operation's outcome.
-struct Plan {
-    writes: Vec<Write>,
-    changes: Vec<Change>,
-    outcomes: Vec<Outcome>,
-}
-
-/// Reads every todo the batch names (strongly, once each), applies the
-/// operations in order in memory, and turns the result into one
-/// conditional write per changed todo.
-async fn plan(
-    state: &TodosState,
-    user: &UserId,
-    operations: &[Operation],
-) -> Result<Plan, ApiError> {
-    let mut named: Vec<TodoId> = operations.iter().filter_map(Operation::named).collect();
-    named.sort();
-    named.dedup();
-    let reads = named.iter().map(|&id| async move {
-        let item = state.table.get(&keys::todo(user, id), Read::Strong).await?;
-        let todo = item.as_deref().map(model::from_item).transpose()?;
-        Ok::<_, ApiError>((id, todo))
-    });
-    let before: HashMap<TodoId, Option<Todo>> = futures_util::future::try_join_all(reads)
-        .await?
-        .into_iter()
-        .collect();
-    let mut after = before.clone();
-    let mut touched = Vec::new();
-    let mut outcomes = Vec::with_capacity(operations.len());
-    for (index, operation) in operations.iter().enumerate() {
-        let outcome = operation
-            .apply(&mut after)
-            .map_err(|error| at_index(index, operation, error))?;
-        let id = outcome.id();
-        if !touched.contains(&id) {
-            touched.push(id);
-        }
-        outcomes.push(outcome);
-    }
-    let mut plan = Plan {
-        writes: Vec::new(),
-        changes: Vec::new(),
-        outcomes,
-    };
-    for id in touched {
-        let old = before.get(&id).cloned().flatten();
-        let new = after.get(&id).cloned().flatten();
-        plan.add(user, id, old, new);
-    }
-    Ok(plan)
-}
-
-impl Plan {
-    /// The write (and log entry) taking todo `id` from `old` to `new`.
-    fn add(&mut self, user: &UserId, id: TodoId, old: Option<Todo>, new: Option<Todo>) {
-        let condition = match &old {
-            None => Condition::NotExists,
-            Some(old) => Condition::version_is(old.version),
-        };
-        match new {
-            Some(todo) => {
-                self.writes.push(Write::Put {
-                    item: model::to_item(user, &todo),
-                    condition,
-                });
-                self.changes.push(Change::Saved(todo));
-            }
-            // Made and deleted within the batch: nothing to write.
-            None if old.is_none() => {}
-            None => {
-                self.writes.push(Write::Delete {
-                    key: keys::todo(user, id),
-                    condition,
-                });
-                self.changes.push(Change::Deleted(id));
-            }
-        }
-    }
-}
-
-impl Operation {
-    /// The todo this operation names, if it names one.
-    fn named(&self) -> Option<TodoId> {
-        match self {
-            Operation::Create { id, .. } => *id,
-            Operation::Update { id, .. } | Operation::Delete { id, .. } => Some(*id),
-        }
-    }
-
-    /// Applies this operation to `todos` (the batch's view so far).
-    fn apply(&self, todos: &mut HashMap<TodoId, Option<Todo>>) -> Result<Outcome, ApiError> {
-        match self {
-            Operation::Create { id, todo } => {
-                let id = id.unwrap_or_else(TodoId::new);
-                if let Some(Some(current)) = todos.get(&id) {
-                    let detail = format!("you already have a todo {id}");
-                    return Err(model::superseded(detail, current));
-                }
-                let todo = todo.clone().into_todo(id)?;
-                todos.insert(id, Some(todo.clone()));
-                Ok(Outcome::Create { todo })
-            }
-            Operation::Update {
-                id,
-                if_version,
-                changes,
-            } => {
-                let current = current(todos, *id, *if_version)?;
-                let todo = changes.clone().apply_to(current)?;
-                todos.insert(*id, Some(todo.clone()));
-                Ok(Outcome::Update { todo })
-            }
-            Operation::Delete { id, if_version } => {
-                current(todos, *id, *if_version)?;
-                todos.insert(*id, None);
-                Ok(Outcome::Delete { id: *id })
-            }
-        }
-    }
-
-    /// Where this operation's own fields sit in the request.
-    fn part(&self) -> &'static str {
-        match self {
-            Operation::Create { .. } => "todo",
-            Operation::Update { .. } => "changes",
-            Operation::Delete { .. } => "",
-        }
-    }
-}
-
-impl Outcome {
-    fn id(&self) -> TodoId {
-        match self {
-            Outcome::Create { todo } | Outcome::Update { todo } => todo.id,
-            Outcome::Delete { id } => *id,
-        }
-    }
-}
-
-/// The todo `id` as the batch now sees it, if it exists and is at
-/// `if_version` (when given).
-fn current(
-    todos: &HashMap<TodoId, Option<Todo>>,
-    id: TodoId,
-    if_version: Option<u64>,
-) -> Result<Todo, ApiError> {
-    let Some(Some(todo)) = todos.get(&id) else {
-        return Err(ApiError::Missing(format!("you have no todo {id}")));
-    };
-    match if_version {
-        Some(wanted) if wanted != todo.version => Err(model::superseded(
-            format!("todo {id} is at version {}, not {wanted}", todo.version),
-            todo,
-        )),
-        _ => Ok(todo.clone()),
-    }
-}
-
-/// `error` of operation `index`, saying which operation it was.
-fn at_index(index: usize, operation: &Operation, error: ApiError) -> ApiError {
-    let prefix = format!("operations[{index}]");
-    match error {
-        ApiError::Validation(mut errors) => {
-            let part = operation.part();
-            for error in &mut errors {
-                error.field = match error.field.as_str() {
-                    "body" => format!("{prefix}.{part}"),
-                    field => format!("{prefix}.{part}.{field}"),
-                };
-            }
-            ApiError::Validation(errors)
-        }
-        ApiError::Missing(detail) => ApiError::Missing(format!("{prefix}: {detail}")),
-        ApiError::Superseded {
-            detail,
-            current_version,
-            current,
-        } => ApiError::Superseded {
-            detail: format!("{prefix}: {detail}"),
-            current_version,
-            current,
-        },
-        other => other,
-    }
 }
 
 /// The answer as kept for a resend: whole if it fits an item, else with
