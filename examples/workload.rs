@@ -124,12 +124,21 @@ impl Driver {
             tasks.push(tokio::spawn(async move {
                 let mut made = Vec::new();
                 for user in (lane..users).step_by(driver.connections) {
+                    // In batches of 25, as a phone's first sync would send
+                    // them: one transaction each, not one per todo.
                     let mut ids = Vec::with_capacity(per_user);
-                    for n in 0..per_user {
-                        let body = json!({"title": format!("todo {n} of user {user}"), "notes": "a line of notes"});
-                        let (status, todo) = driver.send(Method::POST, "/todos", user, Some(body)).await;
-                        let id = todo.filter(|_| status == StatusCode::CREATED).and_then(|t| t["id"].as_str().map(String::from));
-                        ids.push(id.ok_or_else(|| format!("seeding: POST /todos answered {status}"))?);
+                    for start in (0..per_user).step_by(25) {
+                        let operations: Vec<Value> = (start..per_user.min(start + 25))
+                            .map(|n| json!({"op": "create", "todo": {"title": format!("todo {n} of user {user}"), "notes": "a line of notes"}}))
+                            .collect();
+                        let body = json!({ "operations": operations });
+                        let (status, answer) = driver.send(Method::POST, "/todos/batch", user, Some(body)).await;
+                        let made = answer.filter(|_| status == StatusCode::OK).and_then(|a| {
+                            a["results"].as_array().map(|results| {
+                                results.iter().filter_map(|r| r["todo"]["id"].as_str().map(String::from)).collect::<Vec<_>>()
+                            })
+                        });
+                        ids.extend(made.ok_or_else(|| format!("seeding: POST /todos/batch answered {status}"))?);
                     }
                     made.push((user, ids));
                 }
