@@ -213,6 +213,14 @@ async fn the_api_works_through_a_function_url() {
         .unwrap();
     assert_eq!(read.status(), 200);
     assert_eq!(read.headers()["etag"], etag);
+
+    // Sync works through Lambda; the event stream does not exist there
+    // (Lambda hands back whole answers).
+    let changes = client.get(url("/todos/changes")).bearer_auth(&alice).send();
+    let changes: Value = changes.await.unwrap().json().await.unwrap();
+    assert_eq!(changes["changes"][0]["id"], todo["id"]);
+    let stream = client.get(url("/todos/events")).bearer_auth(&alice).send();
+    assert_eq!(stream.await.unwrap().status(), 404);
     let listed: Value = client
         .get(url("/todos?limit=10"))
         .bearer_auth(&alice)
