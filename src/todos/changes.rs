@@ -104,9 +104,7 @@ pub async fn todo_changes(
     let key = state.token_key().await?;
     let now = now_epoch();
     let token = match &params.since {
-        Some(text) => key
-            .open(user.id(), text)
-            .map_err(|_| ApiError::BadRequest("`since` is not a sync token of yours".into()))?,
+        Some(text) => open_token(&state, &user, text).await?,
         None => SyncToken {
             position: Position::Snapshot {
                 base: state.journal.current(user.id(), Read::Strong).await?,
@@ -115,9 +113,6 @@ pub async fn todo_changes(
             issued: now,
         },
     };
-    if now.saturating_sub(token.issued) > state.sync.retention.as_secs() {
-        return Err(too_old());
-    }
     let step = match token.position {
         // The snapshot's number was read when it began.
         Position::Snapshot { base, after } => {
@@ -277,7 +272,24 @@ fn wait_for(wait: Option<u32>, longest: Duration) -> Result<Duration, ApiError> 
     }
 }
 
-pub(super) fn too_old() -> ApiError {
+/// The sync token in `text`: 400 unless this service sealed it for the
+/// caller, 410 once it is older than the service keeps deletions.
+pub(super) async fn open_token(
+    state: &TodosState,
+    user: &User,
+    text: &str,
+) -> Result<SyncToken, ApiError> {
+    let key = state.token_key().await?;
+    let token = key
+        .open(user.id(), text)
+        .map_err(|_| ApiError::BadRequest("`since` is not a sync token of yours".into()))?;
+    if now_epoch().saturating_sub(token.issued) > state.sync.retention.as_secs() {
+        return Err(too_old());
+    }
+    Ok(token)
+}
+
+fn too_old() -> ApiError {
     ApiError::Gone(
         "this sync token is older than the service keeps deletions; sync again without `since`"
             .into(),

@@ -23,7 +23,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::TodosState;
 use super::changes::{self, TodoChange};
 use super::token::{Position, SyncToken};
-use crate::clock::now_epoch;
 use crate::http::auth::User;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiQuery;
@@ -92,13 +91,7 @@ pub async fn todo_events(
 /// Where a token says to resume: only a delta token of the caller's,
 /// younger than the retention.
 async fn resume_at(state: &TodosState, user: &User, text: &str) -> Result<u64, ApiError> {
-    let key = state.token_key().await?;
-    let token = key
-        .open(user.id(), text)
-        .map_err(|_| ApiError::BadRequest("not a sync token of yours".into()))?;
-    if now_epoch().saturating_sub(token.issued) > state.sync.retention.as_secs() {
-        return Err(changes::too_old());
-    }
+    let token = changes::open_token(state, user, text).await?;
     match token.position {
         Position::Delta { since } => Ok(since),
         Position::Snapshot { .. } => Err(ApiError::BadRequest(
