@@ -210,10 +210,16 @@ pub struct Page {
 /// What can go wrong in a store, in terms the HTTP layer can map.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A write's condition did not hold (for a transaction: the index of the
-    /// first write whose condition failed).
+    /// A write's condition did not hold: for a transaction, the index of the
+    /// first write whose condition failed, and the item it was checked
+    /// against when the backend returns it (both do within a transaction;
+    /// `None` also when there was none), so a writer that lost a race can
+    /// try again without reading first.
     #[error("condition failed")]
-    ConditionFailed { index: usize },
+    ConditionFailed {
+        index: usize,
+        current: Option<SharedItem>,
+    },
     /// A pagination cursor that this store did not issue for this query.
     #[error("invalid cursor")]
     BadCursor,

@@ -110,7 +110,7 @@ pub async fn create_todo(
     {
         Ok(_) => Ok(response.into_response()),
         // A concurrent request with the same key won the race: answer as it did.
-        Err(StoreError::ConditionFailed { index: 1 }) => {
+        Err(StoreError::ConditionFailed { index: 1, .. }) => {
             idempotency::replay(state.table.as_ref(), owner, &key, &fingerprint)
                 .await?
                 .map(IntoResponse::into_response)

@@ -20,7 +20,8 @@
 //! whatever their clocks say, and a strongly consistent read past N sees
 //! every change after N. The counter is first read through the cache (this
 //! instance's own writes keep it current), so the usual write costs no extra
-//! round trip; a stale copy costs a retry.
+//! round trip; a stale copy costs a retry, which needs no read either: the
+//! failed condition returns the counter it was checked against.
 //!
 //! Entries expire (DynamoDB TTL; the embedded store's purger) a day after
 //! the retention, so a token younger than the retention always finds every
@@ -48,9 +49,9 @@ const GRACE_SECS: u64 = 86_400;
 /// taken as its first.
 const MAX_CLIENTS: usize = 64;
 
-/// Tries at a write before giving up with 503: each failed try means
-/// another write of the same user committed meanwhile.
-const ATTEMPTS: usize = 8;
+/// Tries at a write before giving up with 503 (nothing applied): each
+/// failed try means another write of the same user committed meanwhile.
+const ATTEMPTS: usize = 12;
 
 /// What one write did to one todo.
 #[derive(Clone, Debug)]
@@ -184,9 +185,18 @@ impl Journal {
         changes: &[Change],
         mutation: Option<&Mutation>,
     ) -> Result<Committed, StoreError> {
-        let mut read = Read::Eventual;
+        // First through the cache. After a lost race, at once with the
+        // counter the failed condition saw (one round trip, as the winner
+        // spends). A writer that keeps losing is racing a busy one: it waits
+        // a random, growing while, so as not to trail it in step, and reads
+        // afresh.
+        let mut known = None;
         for attempt in 0..ATTEMPTS {
-            let before = self.counter(user, read).await?;
+            let before = match known.take() {
+                Some(counter) => counter,
+                None if attempt == 0 => self.counter(user, Read::Eventual).await?,
+                None => self.counter(user, Read::Strong).await?,
+            };
             if mutation.is_some_and(|m| before.last_mutation(&m.client_id) >= Some(m.mutation_id)) {
                 return Ok(Committed::Overtaken);
             }
@@ -200,11 +210,16 @@ impl Journal {
                     self.bells.ring(user);
                     return Ok(Committed::At(after.seq));
                 }
-                Err(StoreError::ConditionFailed { index }) if index == counter_index => {}
+                Err(StoreError::ConditionFailed { index, current }) if index == counter_index => {
+                    if attempt < 2 {
+                        known = current.as_deref().map(read_counter).transpose()?;
+                    } else {
+                        backoff(attempt).await;
+                    }
+                }
                 Err(StoreError::Contended) => backoff(attempt).await,
                 Err(error) => return Err(error),
             }
-            read = Read::Strong;
         }
         Err(StoreError::Contended)
     }
@@ -219,8 +234,7 @@ impl Journal {
     pub async fn counter(&self, user: &UserId, read: Read) -> Result<Counter, StoreError> {
         match self.table.get(&keys::sync_counter(user), read).await? {
             None => Ok(Counter::default()),
-            Some(item) => store::decode(&item)
-                .map_err(|e| StoreError::Internal(format!("unreadable sync counter: {e}"))),
+            Some(item) => read_counter(&item),
         }
     }
 
@@ -302,13 +316,20 @@ fn entries(user: &UserId, seq: u64, changes: &[Change], expires_at: u64) -> Vec<
         .collect()
 }
 
-/// A short pause that grows with each try, so writers that collided don't
-/// collide again in step.
+fn read_counter(item: &store::Item) -> Result<Counter, StoreError> {
+    store::decode(item).map_err(|e| StoreError::Internal(format!("unreadable sync counter: {e}")))
+}
+
+/// A pause of random length up to a ceiling that doubles with each try
+/// (5 ms, 10, 20 … at most 160), so writers that collided don't collide
+/// again in step ("full jitter").
 async fn backoff(attempt: usize) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    let jitter = u64::from(nanos % 7);
-    tokio::time::sleep(Duration::from_millis((attempt as u64 + 1) * 5 + jitter)).await;
+    let ceiling_ms = 5u64 << attempt.min(5);
+    let mut random = [0u8; 8];
+    // Without randomness, the fixed ceiling still spaces the writers out.
+    let draw = match getrandom::fill(&mut random) {
+        Ok(()) => u64::from_le_bytes(random) % (ceiling_ms + 1),
+        Err(_) => ceiling_ms,
+    };
+    tokio::time::sleep(Duration::from_millis(draw)).await;
 }

@@ -250,7 +250,7 @@ async fn a_failed_condition_drops_the_stale_entry() {
     };
     assert!(matches!(
         f.table().transact(vec![stale_write]).await,
-        Err(StoreError::ConditionFailed { index: 0 })
+        Err(StoreError::ConditionFailed { index: 0, .. })
     ));
     assert_eq!(
         f.table().get(&key, Read::Eventual).await.unwrap().unwrap()["version"],

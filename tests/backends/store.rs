@@ -63,7 +63,7 @@ async fn conditions_guard_writes_and_failures_name_the_write() {
         .await;
     assert!(matches!(
         again,
-        Err(StoreError::ConditionFailed { index: 0 })
+        Err(StoreError::ConditionFailed { index: 0, .. })
     ));
 
     let stale = Condition::Equals {
@@ -78,10 +78,17 @@ async fn conditions_guard_writes_and_failures_name_the_write() {
         put(item("P", "b", json!({})), Condition::NotExists),
         put(item("P", "a", json!({"version": 2})), stale),
     ];
-    assert!(matches!(
-        table.transact(writes).await,
-        Err(StoreError::ConditionFailed { index: 1 })
-    ));
+    // The failure names the write and shows the item as the check saw it,
+    // so a writer that lost a race can retry without reading.
+    let Err(StoreError::ConditionFailed {
+        index,
+        current: seen,
+    }) = table.transact(writes).await
+    else {
+        panic!("a stale condition fails");
+    };
+    assert_eq!(index, 1);
+    assert_eq!(seen.expect("the item checked")["version"], 1);
     let b = table.get(&Key::new("P", "b"), Read::Strong).await.unwrap();
     assert!(b.is_none(), "a failed transaction writes nothing");
 

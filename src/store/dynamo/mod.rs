@@ -19,11 +19,15 @@
 //! A single write uses PutItem/DeleteItem (half the cost of a transaction);
 //! several use TransactWriteItems, all-or-nothing.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use super::{
     Condition, Cursor, Index, Item, Key, Page, Query, Read, SharedItem, StoreError, Table, Write,
@@ -119,12 +123,16 @@ impl DynamoTable {
             let reasons = cancelled.cancellation_reasons();
             let failed = reasons
                 .iter()
-                .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                .enumerate()
+                .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"));
             let conflict = reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"));
             return Err(match failed {
-                Some(index) => StoreError::ConditionFailed { index },
+                Some((index, reason)) => StoreError::ConditionFailed {
+                    index,
+                    current: checked_item(reason.item(), now)?,
+                },
                 None if conflict => StoreError::Contended,
                 None => StoreError::Unavailable(format!(
                     "transaction cancelled: {:?}",
@@ -142,6 +150,7 @@ impl DynamoTable {
                 guarded!(
                     Put::builder()
                         .table_name(&self.table)
+                        .return_values_on_condition_check_failure(ALL_OLD)
                         .set_item(Some(to_attr_map(item))),
                     guard
                 )
@@ -153,6 +162,7 @@ impl DynamoTable {
                 guarded!(
                     Delete::builder()
                         .table_name(&self.table)
+                        .return_values_on_condition_check_failure(ALL_OLD)
                         .set_key(Some(key_map(&key))),
                     guard
                 )
@@ -291,6 +301,18 @@ impl Table for DynamoTable {
     }
 }
 
+/// In a transaction, a failed condition returns the item it was checked
+/// against (at no extra cost), which spares a writer that lost a race a read.
+const ALL_OLD: ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure::AllOld;
+
+/// The item a failed condition was checked against, as the store shows it:
+/// an expired item counts as absent.
+fn checked_item(item: Option<&AttrMap>, now: u64) -> Result<Option<SharedItem>, StoreError> {
+    let Some(map) = item else { return Ok(None) };
+    let item = from_attr_map(map.clone())?;
+    Ok((!is_expired(&item, now)).then(|| Arc::new(item)))
+}
+
 /// Maps an SDK failure (after the SDK's retries) to the store's error.
 fn store_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> StoreError
 where
@@ -298,7 +320,10 @@ where
 {
     let failure = crate::aws::failure(&error);
     match failure.code.as_deref() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed {
+            index: 0,
+            current: None,
+        },
         Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
             "table not found (run `atrium migrate`): {}",
             failure.detail

@@ -198,7 +198,10 @@ fn apply(
         Write::Put { condition, .. } | Write::Delete { condition, .. } => condition,
     };
     if !condition_holds(condition, live) {
-        return Err(StoreError::ConditionFailed { index });
+        return Err(StoreError::ConditionFailed {
+            index,
+            current: live.cloned().map(Arc::new),
+        });
     }
     let change = ChangeRecord::of(write, live);
     if let Some(old) = &current {
