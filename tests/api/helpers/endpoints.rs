@@ -19,8 +19,10 @@ impl TestApp {
     /// Creates a todo that must succeed; returns its JSON.
     pub async fn new_todo(&self, token: &str, title: &str) -> Value {
         let response = self.create_todo(token, json!({ "title": title })).await;
-        assert_eq!(response.status(), 201, "creating {title}");
-        response.json().await.unwrap()
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "creating {title}: {body}");
+        body
     }
 
     /// Creates a todo that must succeed; returns its id.
