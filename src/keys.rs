@@ -8,13 +8,18 @@
 //! | todo sync counter | `USER#{sub}` | `SYNC` | |
 //! | todo change (log entry) | `USER#{sub}` | `CHANGE#{seq, 20 digits}` | |
 //! | answer to a client's batch | `USER#{sub}` | `MUTATION#{client}#{id, 20 digits}` | |
+//! | idempotency record | `USER#{sub}` | `IDEM#{key}` | |
+//! | pointer to a post the user wrote | `USER#{sub}` | `POST#{slug}` | |
 //! | post | `POST#{slug}` | `POST` | `POSTS#PUBLISHED` / `{published_at ns, 20 digits}#{slug}`, published only |
 //! | subscriber | `SUB#{email}` | `SUB` | |
-//! | idempotency record | `IDEM#{sub}#{key}` | `IDEM` | |
 //! | a service secret | `SECRET#{name}` | `SECRET` | |
 //!
 //! Objects: an upload's bytes at `users/{sub}/uploads/{ulid}/{file name}`,
 //! its thumbnails at `thumbs/users/{sub}/uploads/{ulid}/{size}.jpg`.
+//!
+//! Everything the service holds about a user is in their partition, or
+//! found from it (their posts, their uploads' objects), so that exporting
+//! or erasing an account reads one partition.
 //!
 //! Keys are built only from validated ids ([`crate::ids`]), so no part can
 //! hold the `#` or `/` that separates the next.
@@ -94,7 +99,21 @@ pub fn is_subscriber(key: &Key) -> bool {
 
 /// The record of one `Idempotency-Key` of one user.
 pub fn idempotency(user: &UserId, key: &str) -> Key {
-    Key::new(format!("IDEM#{user}#{key}"), "IDEM")
+    Key::new(user_partition(user), format!("IDEM#{key}"))
+}
+
+/// The sort-key prefix of the pointers from a user to the posts they wrote.
+pub const AUTHORED_PREFIX: &str = "POST#";
+
+/// The pointer from `user` to the post they wrote at `slug`.
+pub fn authored(user: &UserId, slug: &Slug) -> Key {
+    Key::new(user_partition(user), format!("{AUTHORED_PREFIX}{slug}"))
+}
+
+/// The objects prefixes holding a user's files and their thumbnails.
+pub fn user_object_prefixes(user: &UserId) -> [String; 2] {
+    let files = format!("users/{user}/");
+    [format!("{THUMBS_PREFIX}{files}"), files]
 }
 
 /// Where thumbnails live; the upload completion ignores this prefix.

@@ -12,7 +12,7 @@
 //! email, sent as a reaction to the stored subscriber ([`welcome`]).
 
 mod author;
-mod model;
+pub mod model;
 mod posts;
 mod render;
 mod subscriber;

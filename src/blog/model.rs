@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, FieldError};
 use crate::http::validate::{self, non_null};
 use crate::ids::{Slug, UploadId, UserId};
 use crate::keys;
-use crate::store::{Item, attr};
+use crate::store::{Condition, Item, Write, attr};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 50_000;
@@ -254,6 +254,19 @@ pub fn to_item(post: &Post) -> Item {
         item.insert(attr::GSI1SK.into(), sort.into());
     }
     item
+}
+
+/// The item that lists `post` among its author's, for their export and
+/// erasure (written with the post, in one transaction).
+pub fn authored_pointer(post: &Post) -> Write {
+    let key = keys::authored(&post.author, &post.slug);
+    let mut item = Item::new();
+    item.insert(attr::PK.into(), key.pk.into());
+    item.insert(attr::SK.into(), key.sk.into());
+    Write::Put {
+        item,
+        condition: Condition::None,
+    }
 }
 
 pub fn from_item(item: &Item) -> Result<Post, ApiError> {

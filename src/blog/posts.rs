@@ -16,7 +16,7 @@ use crate::http::listing::{Listing, page_limit};
 use crate::http::openapi::ProblemResponse;
 use crate::ids::Slug;
 use crate::keys;
-use crate::store::{Condition, Cursor, Index, Query, Read, Write};
+use crate::store::{Condition, Cursor, Index, Query, Read, StoreError, Write};
 
 /// What a CDN may do with a public read: serve it for a minute to browsers,
 /// five minutes from the edge, and a further ten while it revalidates.
@@ -109,15 +109,22 @@ pub async fn create_post(
     ApiJson(input): ApiJson<CreatePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
     let post = model::rendered(input.into_post(author.user.id())?).await?;
-    let write = Write::Put {
-        item: model::to_item(&post),
-        condition: Condition::NotExists,
-    };
-    if !state.table.write_if(write).await? {
-        return Err(ApiError::Conflict(format!(
-            "a post with the slug `{}` exists; choose another slug",
-            post.slug
-        )));
+    let writes = vec![
+        Write::Put {
+            item: model::to_item(&post),
+            condition: Condition::NotExists,
+        },
+        model::authored_pointer(&post),
+    ];
+    match state.table.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: 0, .. }) => {
+            return Err(ApiError::Conflict(format!(
+                "a post with the slug `{}` exists; choose another slug",
+                post.slug
+            )));
+        }
+        Err(error) => return Err(error.into()),
     }
     let mut response = with_etag(&post, StatusCode::CREATED);
     let location = HeaderValue::from_str(&format!("/blog/posts/{}", post.slug))
@@ -197,6 +204,10 @@ pub async fn delete_post(
     write
         .delete(state.table.as_ref(), key, current.version)
         .await?;
+    // Apart, so a lost race above stays a 412; a pointer left by a crash
+    // here points at nothing, which its readers skip.
+    let pointer = keys::authored(&current.author, &slug);
+    state.table.delete(pointer, Condition::None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

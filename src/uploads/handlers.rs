@@ -17,6 +17,7 @@ use crate::http::listing::{Listing, page_limit};
 use crate::http::openapi::ProblemResponse;
 use crate::ids::UploadId;
 use crate::keys;
+use crate::objects::ObjectStore;
 use crate::store::{Condition, Cursor, Key, Query, Read, Write};
 
 /// How long an upload URL is valid.
@@ -94,7 +95,7 @@ pub async fn list_uploads(
     let page = state.table.query(&query, Read::Eventual).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for item in &page.items {
-        items.push(view(&state, model::from_item(item)?).await?);
+        items.push(view(state.objects.as_ref(), model::from_item(item)?).await?);
     }
     Ok(axum::Json(Listing {
         items,
@@ -116,7 +117,7 @@ pub async fn get_upload(
     ApiPath(id): ApiPath<UploadId>,
 ) -> Result<axum::Json<UploadView>, ApiError> {
     let upload = load(&state, &user, id).await?;
-    Ok(axum::Json(view(&state, upload).await?))
+    Ok(axum::Json(view(state.objects.as_ref(), upload).await?))
 }
 
 /// Delete one of your uploads: the file, its thumbnails and the record.
@@ -166,15 +167,11 @@ async fn read(state: &UploadsState, key: &Key, read: Read) -> Result<Upload, Api
     model::from_item(&item)
 }
 
-async fn view(state: &UploadsState, upload: Upload) -> Result<UploadView, ApiError> {
+/// An upload as its owner sees it, with fresh download URLs when ready.
+pub async fn view(objects: &dyn ObjectStore, upload: Upload) -> Result<UploadView, ApiError> {
     let ready = upload.status == Status::Ready;
     let download = match ready {
-        true => Some(
-            state
-                .objects
-                .presign_get(&upload.key, DOWNLOAD_URL_TTL)
-                .await?,
-        ),
+        true => Some(objects.presign_get(&upload.key, DOWNLOAD_URL_TTL).await?),
         false => None,
     };
     let mut thumbnails = Vec::new();
@@ -182,8 +179,7 @@ async fn view(state: &UploadsState, upload: Upload) -> Result<UploadView, ApiErr
         thumbnails.push(ThumbnailView {
             width: thumbnail.width,
             height: thumbnail.height,
-            download: state
-                .objects
+            download: objects
                 .presign_get(&thumbnail.key, DOWNLOAD_URL_TTL)
                 .await?,
         });

@@ -13,6 +13,8 @@ mod handlers;
 pub mod inspect;
 pub mod model;
 
+pub use handlers::view;
+
 use std::sync::Arc;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
