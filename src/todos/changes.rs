@@ -105,20 +105,34 @@ pub async fn todo_changes(
     let now = now_epoch();
     let token = match &params.since {
         Some(text) => open_token(&state, &user, text).await?,
-        None => SyncToken {
-            position: Position::Snapshot {
-                base: state.journal.current(user.id(), Read::Strong).await?,
-                after: None,
-            },
-            issued: now,
-        },
+        None => {
+            let counter = state.journal.counter(user.id(), Read::Strong).await?;
+            SyncToken {
+                position: Position::Snapshot {
+                    base: counter.seq,
+                    after: None,
+                },
+                issued: now,
+                log: counter.log,
+            }
+        }
     };
     let step = match token.position {
         // The snapshot's number was read when it began.
         Position::Snapshot { base, after } => {
-            snapshot(&state, &user, (base, token.issued), after, limit).await?
+            let at = Mark {
+                seq: base,
+                log: token.log,
+            };
+            snapshot(&state, &user, (at, token.issued), after, limit).await?
         }
-        Position::Delta { since } => delta(&state, &user, since, limit, wait).await?,
+        Position::Delta { since } => {
+            let at = Mark {
+                seq: since,
+                log: token.log,
+            };
+            delta(&state, &user, at, limit, wait).await?
+        }
     };
     Ok(axum::Json(Changes {
         changes: step.changes,
@@ -127,6 +141,7 @@ pub async fn todo_changes(
             &SyncToken {
                 position: step.next,
                 issued: step.issued,
+                log: step.counter.log,
             },
         ),
         more: step.more,
@@ -144,14 +159,36 @@ pub(super) struct Step {
     pub counter: Counter,
 }
 
+/// A change of one log: where a token stands.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Mark {
+    pub seq: u64,
+    /// The log's number ([`Counter::log`]).
+    pub log: Option<u64>,
+}
+
+impl Mark {
+    /// 410 when the log the mark is in was erased and another begun since.
+    /// A mark at 0 has seen nothing of any log, so it stands in any.
+    fn check_in(&self, counter: &Counter) -> Result<(), ApiError> {
+        if self.seq > 0 && self.log != counter.log {
+            return Err(ApiError::Gone(
+                "the todos this token followed were erased; sync again without `since`".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The next page of the snapshot taken at change `base` at time `issued`.
 async fn snapshot(
     state: &TodosState,
     user: &User,
-    (base, issued): (u64, u64),
+    (at, issued): (Mark, u64),
     after: Option<TodoId>,
     limit: usize,
 ) -> Result<Step, ApiError> {
+    let base = at.seq;
     let mut query = Query::partition(keys::user_partition(user.id()));
     query.sort_prefix = keys::TODO_PREFIX.into();
     query.limit = limit;
@@ -163,6 +200,7 @@ async fn snapshot(
         .map(model::from_item)
         .collect::<Result<Vec<_>, _>>()?;
     let counter = state.journal.counter(user.id(), Read::Strong).await?;
+    at.check_in(&counter)?;
     let (next, more) = match (page.next, todos.last()) {
         (Some(_), Some(last)) => (
             Position::Snapshot {
@@ -186,10 +224,11 @@ async fn snapshot(
 pub(super) async fn delta(
     state: &TodosState,
     user: &User,
-    since: u64,
+    at: Mark,
     limit: usize,
     wait: Duration,
 ) -> Result<Step, ApiError> {
+    let since = at.seq;
     let deadline = Instant::now() + wait;
     let bell = state.journal.bell(user.id());
     loop {
@@ -199,6 +238,7 @@ pub(super) async fn delta(
         rung.as_mut().enable();
         let issued = now_epoch();
         let counter = state.journal.counter(user.id(), Read::Strong).await?;
+        at.check_in(&counter)?;
         let current = counter.seq;
         if current < since {
             return Err(ApiError::Gone(

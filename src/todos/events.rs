@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::TodosState;
-use super::changes::{self, TodoChange};
+use super::changes::{self, Mark, TodoChange};
 use super::token::{Position, SyncToken};
 use crate::http::auth::User;
 use crate::http::error::ApiError;
@@ -78,7 +78,13 @@ pub async fn todo_events(
         .and_then(|value| value.to_str().ok());
     let since = match last_event.or(params.since.as_deref()) {
         Some(text) => resume_at(&state, &user, text).await?,
-        None => state.journal.current(user.id(), Read::Strong).await?,
+        None => {
+            let counter = state.journal.counter(user.id(), Read::Strong).await?;
+            Mark {
+                seq: counter.seq,
+                log: counter.log,
+            }
+        }
     };
     let stream =
         futures_util::stream::unfold((state, user, since), |(state, user, since)| async move {
@@ -90,10 +96,13 @@ pub async fn todo_events(
 
 /// Where a token says to resume: only a delta token of the caller's,
 /// younger than the retention.
-async fn resume_at(state: &TodosState, user: &User, text: &str) -> Result<u64, ApiError> {
+async fn resume_at(state: &TodosState, user: &User, text: &str) -> Result<Mark, ApiError> {
     let token = changes::open_token(state, user, text).await?;
     match token.position {
-        Position::Delta { since } => Ok(since),
+        Position::Delta { since } => Ok(Mark {
+            seq: since,
+            log: token.log,
+        }),
         Position::Snapshot { .. } => Err(ApiError::BadRequest(
             "finish the snapshot with GET /todos/changes first, then stream from its token".into(),
         )),
@@ -102,7 +111,7 @@ async fn resume_at(state: &TodosState, user: &User, text: &str) -> Result<u64, A
 
 /// The next event after change `since`, and the change it ends at; `None`
 /// ends the stream (the store failed: the client reconnects and resumes).
-async fn next_event(state: &TodosState, user: &User, since: u64) -> Option<(Event, u64)> {
+async fn next_event(state: &TodosState, user: &User, since: Mark) -> Option<(Event, Mark)> {
     loop {
         let step = match changes::delta(state, user, since, PER_EVENT, LOOK_FOR).await {
             Ok(step) => step,
@@ -117,12 +126,17 @@ async fn next_event(state: &TodosState, user: &User, since: u64) -> Option<(Even
         let Position::Delta { since: next } = step.next else {
             return None;
         };
+        let next = Mark {
+            seq: next,
+            log: step.counter.log,
+        };
         let key = state.token_key().await.ok()?;
         let token = key.seal(
             user.id(),
             &SyncToken {
                 position: step.next.clone(),
                 issued: step.issued,
+                log: step.counter.log,
             },
         );
         let data = ChangesEvent {

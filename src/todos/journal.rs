@@ -71,12 +71,19 @@ pub struct Entry {
 }
 
 /// A user's counter item: the number of their last change, a revision that
-/// every write of the counter moves on (the condition of the next one), and
-/// the last mutation applied for each of their clients.
+/// every write of the counter moves on (the condition of the next one), the
+/// last mutation applied for each of their clients, and which log this is.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Counter {
     #[serde(default)]
     pub seq: u64,
+    /// Drawn at random when the counter is created. Erasing an account
+    /// (`DELETE /me`) deletes the counter with the log, and the next write
+    /// starts a new log from 1 under a new number, so a token into the old
+    /// log is told apart (410) however far the new one has counted.
+    /// Counters from before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<u64>,
     #[serde(default)]
     rev: u64,
     #[serde(default)]
@@ -125,6 +132,9 @@ impl Counter {
     /// unused clients are forgotten past [`MAX_CLIENTS`].
     fn advanced(&self, changes: u64, mutation: Option<&Mutation>) -> Self {
         let mut next = self.clone();
+        if self.rev == 0 {
+            next.log = Some(random_u64());
+        }
         next.seq += changes;
         next.rev += 1;
         if let Some(m) = mutation {
@@ -224,11 +234,6 @@ impl Journal {
         Err(StoreError::Contended)
     }
 
-    /// The number of the user's last change (0 before the first).
-    pub async fn current(&self, user: &UserId, read: Read) -> Result<u64, StoreError> {
-        Ok(self.counter(user, read).await?.seq)
-    }
-
     /// The user's counter: the last change number, and the last mutation
     /// applied for each of their clients.
     pub async fn counter(&self, user: &UserId, read: Read) -> Result<Counter, StoreError> {
@@ -325,11 +330,18 @@ fn read_counter(item: &store::Item) -> Result<Counter, StoreError> {
 /// again in step ("full jitter").
 async fn backoff(attempt: usize) {
     let ceiling_ms = 5u64 << attempt.min(5);
-    let mut random = [0u8; 8];
-    // Without randomness, the fixed ceiling still spaces the writers out.
-    let draw = match getrandom::fill(&mut random) {
-        Ok(()) => u64::from_le_bytes(random) % (ceiling_ms + 1),
-        Err(_) => ceiling_ms,
-    };
+    let draw = random_u64() % (ceiling_ms + 1);
     tokio::time::sleep(Duration::from_millis(draw)).await;
+}
+
+/// A random number; from the clock if the system has no randomness to give
+/// (never seen on Linux), which still differs between logs and writers.
+fn random_u64() -> u64 {
+    let mut random = [0u8; 8];
+    match getrandom::fill(&mut random) {
+        Ok(()) => u64::from_le_bytes(random),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64),
+    }
 }

@@ -28,11 +28,13 @@ pub enum Position {
     Delta { since: u64 },
 }
 
-/// A position, and when it was handed out (epoch seconds).
+/// A position, when it was handed out (epoch seconds), and in which log
+/// (the counter's `log`; none for logs older than that number).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncToken {
     pub position: Position,
     pub issued: u64,
+    pub log: Option<u64>,
 }
 
 /// Why a token was refused.
@@ -106,15 +108,17 @@ fn signed_text(user: &UserId, content: &[u8]) -> Vec<u8> {
     text
 }
 
-/// `d.{since}.{issued}` or `s.{base}.{issued}.{after}` (`after` empty before
-/// the first page).
+/// `d.{since}.{issued}.{log}` or `s.{base}.{issued}.{after}.{log}` (`after`
+/// empty before the first page, `log` empty when the log has no number).
+/// Tokens handed out before logs were numbered lack the last part.
 fn content(token: &SyncToken) -> Vec<u8> {
     let issued = token.issued;
+    let log = token.log.map(|n| n.to_string()).unwrap_or_default();
     match &token.position {
-        Position::Delta { since } => format!("d.{since}.{issued}"),
+        Position::Delta { since } => format!("d.{since}.{issued}.{log}"),
         Position::Snapshot { base, after } => {
             let after = after.map(|id| id.to_string()).unwrap_or_default();
-            format!("s.{base}.{issued}.{after}")
+            format!("s.{base}.{issued}.{after}.{log}")
         }
     }
     .into_bytes()
@@ -125,20 +129,27 @@ fn parse(text: &str) -> Result<SyncToken, BadToken> {
     let kind = parts.next();
     let number = parts.next().and_then(|n| n.parse().ok()).ok_or(BadToken)?;
     let issued = parts.next().and_then(|n| n.parse().ok()).ok_or(BadToken)?;
-    let position = match (kind, parts.next()) {
-        (Some("d"), None) => Position::Delta { since: number },
-        (Some("s"), Some("")) => Position::Snapshot {
+    let position = match kind {
+        Some("d") => Position::Delta { since: number },
+        Some("s") => Position::Snapshot {
             base: number,
-            after: None,
-        },
-        (Some("s"), Some(id)) => Position::Snapshot {
-            base: number,
-            after: Some(id.parse().map_err(|_| BadToken)?),
+            after: match parts.next().ok_or(BadToken)? {
+                "" => None,
+                id => Some(id.parse().map_err(|_| BadToken)?),
+            },
         },
         _ => return Err(BadToken),
     };
+    let log = match parts.next() {
+        None | Some("") => None,
+        Some(n) => Some(n.parse().map_err(|_| BadToken)?),
+    };
     match parts.next() {
-        None => Ok(SyncToken { position, issued }),
+        None => Ok(SyncToken {
+            position,
+            issued,
+            log,
+        }),
         Some(_) => Err(BadToken),
     }
 }
@@ -155,6 +166,7 @@ mod tests {
             SyncToken {
                 position: Position::Delta { since: 42 },
                 issued: 1_800_000_000,
+                log: Some(u64::MAX),
             },
             SyncToken {
                 position: Position::Snapshot {
@@ -162,6 +174,7 @@ mod tests {
                     after: Some(TodoId::new()),
                 },
                 issued: 1,
+                log: Some(3),
             },
             SyncToken {
                 position: Position::Snapshot {
@@ -169,6 +182,7 @@ mod tests {
                     after: None,
                 },
                 issued: 1,
+                log: None,
             },
         ];
         for token in tokens {
@@ -182,6 +196,22 @@ mod tests {
             assert_eq!(key.open(&alice, &forged), Err(BadToken), "modified");
         }
         assert_eq!(key.open(&alice, "not a token"), Err(BadToken));
+        assert_eq!(parse("d.5.9.x"), Err(BadToken), "a log is a number");
         assert_eq!(key.open(&alice, ""), Err(BadToken));
+    }
+
+    #[test]
+    fn tokens_from_before_logs_were_numbered_still_open() {
+        let delta = parse("d.5.100").unwrap();
+        assert_eq!(
+            (delta.position, delta.log),
+            (Position::Delta { since: 5 }, None)
+        );
+        let snapshot = parse("s.7.100.").unwrap();
+        let first_page = Position::Snapshot {
+            base: 7,
+            after: None,
+        };
+        assert_eq!((snapshot.position, snapshot.log), (first_page, None));
     }
 }
