@@ -14,6 +14,8 @@
 //!   events for the reactions.
 //! - [`reactions`] hands a stored change or an object's arrival to the
 //!   resource that owns it; [`reaction`] is what a reaction can fail with.
+//! - [`account`]: the caller's data across the resources, exported as one
+//!   document or erased (`GET /me/export`, `DELETE /me`).
 //! - The resources, one folder each, with handlers, models and their own
 //!   reactions: [`todos`], [`blog`] (posts, subscribers, the welcome email),
 //!   [`uploads`] (presigned uploads, completion, thumbnails).
@@ -33,6 +35,7 @@
 //!   configuration and its error classes), [`telemetry`], [`allocator`], and
 //!   `secret_file` (keys generated once in the data directory).
 
+pub mod account;
 pub mod allocator;
 pub mod app;
 pub mod auth;

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 
+use crate::account::AccountState;
 use crate::blog::BlogState;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
@@ -119,6 +120,13 @@ impl Application {
 
     fn todos_state(&self) -> TodosState {
         self.todos.clone()
+    }
+
+    fn account_state(&self) -> AccountState {
+        AccountState {
+            table: self.backends.table.clone(),
+            objects: self.reactions.uploads.objects.clone(),
+        }
     }
 
     fn system_state(&self) -> SystemState {

@@ -14,7 +14,7 @@ use crate::http::middleware::{self, Layers};
 use crate::http::openapi::{self, ApiDoc};
 use crate::http::response_cache::ResponseCache;
 use crate::http::{docs, files, system};
-use crate::{blog, todos, uploads};
+use crate::{account, blog, todos, uploads};
 
 /// The API routes and the OpenAPI document that describes them (`/files`,
 /// the local stand-in for S3, is not part of the API).
@@ -25,6 +25,7 @@ pub fn api(app: &Application) -> (Router, utoipa::openapi::OpenApi) {
         .merge(todos::router(streams).with_state(app.todos_state()))
         .merge(blog::router().with_state(app.reactions.blog.clone()))
         .merge(uploads::router().with_state(app.reactions.uploads.clone()))
+        .merge(account::router().with_state(app.account_state()))
         .split_for_parts();
     openapi::complete(&mut document);
     openapi::state_shared_rules(&mut document);

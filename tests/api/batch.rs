@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Replica, TestApp, assert_problem, error_fields, spawn_app};
 
 impl TestApp {
-    async fn batch(&self, token: &str, body: Value) -> reqwest::Response {
+    pub async fn batch(&self, token: &str, body: Value) -> reqwest::Response {
         let request = self.request(Method::POST, "/todos/batch", Some(token));
         request.json(&body).send().await.unwrap()
     }

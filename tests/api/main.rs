@@ -5,6 +5,7 @@
 //! in its second pass) the same tests run against DynamoDB, S3, SES v2 and
 //! Cognito on a moto server (see `emulator`).
 
+mod account;
 mod auth;
 mod aws;
 mod batch;

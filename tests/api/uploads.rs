@@ -108,7 +108,7 @@ pub async fn deliver_s3_event(app: &TestApp, ticket: &Value) {
 }
 
 /// Creates, sends and completes an upload; returns its final state.
-async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u8>) -> Value {
+pub async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u8>) -> Value {
     let request = json!({"filename": name, "content_type": kind, "size": bytes.len()});
     let ticket = app.upload_ticket(token, request).await;
     assert_eq!(ticket["method"], "PUT");
@@ -125,7 +125,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, kind: &str, bytes: Vec<u
         .await
 }
 
-async fn download(app: &TestApp, signed: &Value) -> Vec<u8> {
+pub async fn download(app: &TestApp, signed: &Value) -> Vec<u8> {
     let response = app
         .client
         .get(signed["url"].as_str().unwrap())
