@@ -1,6 +1,7 @@
 """Offline-sync figures for ./scripts/bench: a phone's queue of 10,000 todos
 sent as 25-operation batches (latency of each batch), then a new device's
-first sync of all of them (time, pages, bytes).
+first sync of all of them (time, pages, bytes), then the account's export
+(time, bytes) and erasure (time), which leave nothing behind.
 
     python3 scripts/bench.d/sync.py BASE_URL TOKEN [TODOS]
 """
@@ -51,3 +52,15 @@ while True:
 elapsed = time.perf_counter() - began
 assert seen == todos, f"synced {seen} of {todos}"
 print(f"  {f'first sync of {todos:,} todos':<34} {elapsed * 1000:.0f} ms, {pages} pages of up to 1,000, {size / 1e6:.1f} MB")
+
+began = time.perf_counter()
+document = call("GET", "/me/export")
+elapsed = time.perf_counter() - began
+assert len(json.loads(document)["todos"]) == todos
+print(f"  {f'GET /me/export, {todos:,} todos':<34} {elapsed * 1000:.0f} ms, {len(document) / 1e6:.1f} MB")
+
+began = time.perf_counter()
+call("DELETE", "/me")
+elapsed = time.perf_counter() - began
+assert json.loads(call("GET", "/todos/changes"))["changes"] == []
+print(f"  {f'DELETE /me, {todos:,} todos':<34} {elapsed * 1000:.0f} ms (with their change log)")

@@ -20,10 +20,11 @@ use crate::keys;
 use crate::store::{Condition, Item, Key, Query, Read, Write, attr};
 
 /// Items read and deleted per round.
-const ROUND: usize = 100;
+const ROUND: usize = 500;
 
-/// Most writes DynamoDB takes in one transaction, with room to spare.
-const WRITES_PER_TRANSACTION: usize = 25;
+/// The most writes DynamoDB takes in one transaction: each transaction is
+/// a round trip, and a commit to disk on the embedded store.
+const WRITES_PER_TRANSACTION: usize = 100;
 
 /// Erase your account's data: todos and their sync history, uploads and
 /// their files, the posts you wrote, everything kept for retries. Others'
