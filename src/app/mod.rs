@@ -14,6 +14,7 @@ pub mod workers;
 pub use backends::{Backends, StartError};
 pub use workers::Workers;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use crate::account::AccountState;
 use crate::blog::BlogState;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
-use crate::http::ratelimit::{RateLimiter, TrustedProxies};
+use crate::http::ratelimit::{Budget, TrustedProxies};
 use crate::http::system::SystemState;
 use crate::reactions::Reactions;
 use crate::todos::{SyncRules, TodosState};
@@ -47,10 +48,7 @@ impl Application {
         let blog = BlogState {
             table: backends.table.clone(),
             mailer: backends.mailer.clone(),
-            subscribe_limiter: Arc::new(RateLimiter::new(
-                config.blog.subscribe_limit,
-                config.blog.subscribe_window,
-            )),
+            subscribe_limiter: Arc::new(subscribe_budget(&config.blog)),
             config: config.blog.clone(),
             public_url: config.public_url.clone(),
             proxies: TrustedProxies(config.trusted_proxy_hops),
@@ -137,4 +135,12 @@ impl Application {
             local_issuer: self.backends.local_issuer.clone(),
         }
     }
+}
+
+/// The subscribe budget: `APP_SUBSCRIBE_LIMIT` requests per address at
+/// once, refilled over `APP_SUBSCRIBE_WINDOW`.
+fn subscribe_budget(blog: &crate::config::BlogConfig) -> Budget<IpAddr> {
+    let limit =
+        std::num::NonZeroU32::new(blog.subscribe_limit).unwrap_or(std::num::NonZeroU32::MIN);
+    Budget::new("subscribe", limit, blog.subscribe_window / limit.get())
 }

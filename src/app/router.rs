@@ -12,7 +12,9 @@ use std::sync::Arc;
 use crate::config::Runtime;
 use crate::http::middleware::{self, Layers};
 use crate::http::openapi::{self, ApiDoc};
+use crate::http::ratelimit::TrustedProxies;
 use crate::http::response_cache::ResponseCache;
+use crate::http::throttle::Throttle;
 use crate::http::{docs, files, system};
 use crate::{account, blog, todos, uploads};
 
@@ -57,6 +59,10 @@ pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Route
             cache: app.backends.cache.clone(),
             routes: CACHED_ROUTES.to_vec(),
         }),
+        throttle: Arc::new(Throttle::new(
+            app.config.throttle,
+            TrustedProxies(app.config.trusted_proxy_hops),
+        )),
     };
     middleware::wrap(extra(routes), layers)
 }

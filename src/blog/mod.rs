@@ -22,13 +22,14 @@ pub mod welcome;
 pub use model::{Post, Status};
 pub use render::markdown_to_safe_html;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::config::BlogConfig;
-use crate::http::ratelimit::{RateLimiter, TrustedProxies};
+use crate::http::ratelimit::{Budget, TrustedProxies};
 use crate::mail::Mailer;
 use crate::store::Table;
 
@@ -45,7 +46,7 @@ pub struct BlogState {
     /// Sends the welcome email.
     pub mailer: Arc<dyn Mailer>,
     /// The per-address budget of `POST /blog/subscribers`.
-    pub subscribe_limiter: Arc<RateLimiter>,
+    pub subscribe_limiter: Arc<Budget<IpAddr>>,
     /// The blog's name, for mail and pages.
     pub config: BlogConfig,
     /// The service's address as readers reach it, for unsubscribe links.

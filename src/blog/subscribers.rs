@@ -17,7 +17,7 @@ use super::subscriber::{self, Subscriber, escape, hash_secret};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::openapi::ProblemResponse;
-use crate::http::ratelimit::ClientIp;
+use crate::http::ratelimit::{ClientIp, Verdict};
 use crate::ids::EmailAddress;
 use crate::keys;
 use crate::store::{Condition, Write};
@@ -59,7 +59,9 @@ pub async fn subscribe(
     ApiJson(input): ApiJson<Subscribe>,
 ) -> Result<Response, ApiError> {
     // Counted first, so that a flood of bad addresses is refused too.
-    state.subscribe_limiter.check(client)?;
+    if let Verdict::Refuse { wait } = state.subscribe_limiter.check(&client) {
+        return Err(state.subscribe_limiter.refusal(wait, "this address"));
+    }
     let email = (input.email.parse::<EmailAddress>())
         .map_err(|e| ApiError::invalid("email", e.to_string()))?;
     let subscriber = Subscriber {

@@ -13,6 +13,7 @@ mod tests;
 pub use read::parse_duration;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,6 +74,21 @@ pub struct Config {
     /// How long deleted todos are remembered for sync (`APP_SYNC_RETENTION`);
     /// a sync token older than this must start again.
     pub sync_retention: Duration,
+    /// Requests per second per caller, per instance (`APP_THROTTLE_READS`,
+    /// `APP_THROTTLE_WRITES`, `APP_THROTTLE_PUBLIC`; 0 = unthrottled).
+    pub throttle: ThrottleRules,
+}
+
+/// Requests per second per caller, per instance, for each class, with two
+/// seconds' worth allowed at once; `None` leaves a class unthrottled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleRules {
+    /// A signed-in user's GETs, counted by `sub` (50).
+    pub reads: Option<NonZeroU32>,
+    /// A signed-in user's other requests, counted by `sub` (10).
+    pub writes: Option<NonZeroU32>,
+    /// Anonymous requests, counted by client address (50).
+    pub public: Option<NonZeroU32>,
 }
 
 /// Where requests come from. On Lambda (`AWS_LAMBDA_RUNTIME_API` is set by
@@ -215,6 +231,11 @@ impl Config {
             },
             trusted_proxy_hops: parse(&var, "APP_TRUSTED_PROXY_HOPS", 0usize)?,
             sync_retention: duration(&var, "APP_SYNC_RETENTION", Duration::from_secs(30 * 86_400))?,
+            throttle: ThrottleRules {
+                reads: NonZeroU32::new(parse(&var, "APP_THROTTLE_READS", 50u32)?),
+                writes: NonZeroU32::new(parse(&var, "APP_THROTTLE_WRITES", 10u32)?),
+                public: NonZeroU32::new(parse(&var, "APP_THROTTLE_PUBLIC", 50u32)?),
+            },
             uploads: read::uploads(&var)?,
         })
     }

@@ -28,6 +28,7 @@ use super::error::{RETRY_AFTER_SECS, problem};
 use super::extract::JSON_BODY_LIMIT;
 use super::metrics::Metrics;
 use super::response_cache::ResponseCache;
+use super::throttle::Throttle;
 use crate::auth::Verifier;
 
 /// What the layers need.
@@ -44,6 +45,8 @@ pub struct Layers {
     pub body_timeout: Duration,
     /// Kept GET answers.
     pub responses: Arc<ResponseCache>,
+    /// Each caller's request budgets.
+    pub throttle: Arc<Throttle>,
 }
 
 /// Wraps `routes` in the stack.
@@ -94,6 +97,10 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
         .layer(middleware::from_fn_with_state(
             layers.verifier,
             super::auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            layers.throttle,
+            super::throttle::throttle,
         ))
         .layer(middleware::from_fn_with_state(
             layers.responses,
@@ -165,7 +172,10 @@ fn cors(origins: &[String]) -> CorsLayer {
         .expose_headers([
             header::ETAG,
             header::LOCATION,
+            header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
+            super::ratelimit::RATELIMIT,
+            super::ratelimit::RATELIMIT_POLICY,
         ])
         .max_age(Duration::from_secs(3600))
 }

@@ -33,4 +33,5 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod response_cache;
 pub mod system;
+pub mod throttle;
 pub mod validate;

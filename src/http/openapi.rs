@@ -44,11 +44,13 @@ impl Modify for BearerAuth {
 
 /// Adds the answers of the shared layers to every operation of `document`:
 /// 401 (a bad `Authorization` is refused on any route, public ones too) and
-/// 503 (a timeout or an unavailable backend) everywhere; with a body 400,
+/// 503 (a timeout or an unavailable backend) everywhere; 429 (over the
+/// caller's budget) everywhere but the probes and `/metrics`; with a body 400,
 /// 408, 413, 415 and 422; with query parameters 400 and 422; with path
 /// parameters 404.
 pub fn complete(document: &mut Document) {
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let throttled = !super::throttle::EXEMPT.contains(&path.as_str());
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -57,7 +59,11 @@ pub fn complete(document: &mut Document) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            for status in shared_statuses(operation) {
+            let mut statuses = shared_statuses(operation);
+            if throttled {
+                statuses.push(429);
+            }
+            for status in statuses {
                 operation
                     .responses
                     .responses

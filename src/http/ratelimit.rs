@@ -1,48 +1,121 @@
-//! A per-client request budget: at most `limit` requests per `window` from
-//! one address, counted in memory (per instance; behind a load balancer each
-//! instance keeps its own count, so the effective limit is per instance).
+//! Request budgets: a token bucket per caller (`governor`'s GCRA), counted
+//! in memory. Per instance: behind a load balancer each instance keeps its
+//! own count, so a caller's effective budget is the instance's times the
+//! instances it reaches.
+//!
+//! Every budget describes itself in the IETF headers
+//! (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy: "reads";q=100;w=2`
+//! (up to `q` requests, refilled over `w` seconds) and, per answer,
+//! `RateLimit: "reads";r=97;t=1` (`r` left, full again in `t` seconds).
 
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 
 use super::error::ApiError;
 
-pub struct RateLimiter {
-    hits: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
-    limit: u32,
-    window: Duration,
+type Limiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
+/// Callers not seen for a while are forgotten every this many checks, so
+/// the buckets of a million one-off addresses do not stay.
+const PRUNE_EVERY: u64 = 1 << 16;
+
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+/// One named budget, a bucket per key.
+pub struct Budget<K: Hash + Eq + Clone> {
+    name: &'static str,
+    limiter: Limiter<K>,
+    burst: u32,
+    refill: Duration,
+    policy: HeaderValue,
+    checks: AtomicU64,
 }
 
-impl RateLimiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
+/// What a budget said of one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let through, with this many more allowed right now.
+    Pass { remaining: u32 },
+    /// Refused: the next request is allowed after this long.
+    Refuse { wait: Duration },
+}
+
+impl<K: Hash + Eq + Clone> Budget<K> {
+    /// Up to `burst` requests at once, one more allowed every `refill`.
+    pub fn new(name: &'static str, burst: NonZeroU32, refill: Duration) -> Self {
+        let quota = Quota::with_period(refill.max(Duration::from_nanos(1)))
+            .expect("a period above zero")
+            .allow_burst(burst);
+        let window = (refill * burst.get()).as_secs_f64().ceil().max(1.0);
+        let policy = format!("\"{name}\";q={burst};w={window}");
         Self {
-            // A fixed window that starts with a client's first request.
-            hits: moka::sync::Cache::builder()
-                .time_to_live(window)
-                .max_capacity(100_000)
-                .build(),
-            limit,
-            window,
+            name,
+            limiter: RateLimiter::keyed(quota).with_middleware(),
+            burst: burst.get(),
+            refill,
+            policy: HeaderValue::from_str(&policy).expect("a name is a token"),
+            checks: AtomicU64::new(0),
         }
     }
 
-    /// Counts one request from `client`; 429 with `Retry-After` over budget.
-    pub fn check(&self, client: IpAddr) -> Result<(), ApiError> {
-        let count = self.hits.get_with(client, || Arc::new(AtomicU32::new(0)));
-        if count.fetch_add(1, Ordering::Relaxed) < self.limit {
-            Ok(())
-        } else {
-            Err(ApiError::TooManyRequests(
-                "too many requests from this address; try again later".into(),
-                self.window.as_secs().max(1),
-            ))
+    /// `per_second` requests a second, with two seconds' worth at once.
+    pub fn per_second(name: &'static str, per_second: NonZeroU32) -> Self {
+        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        Self::new(name, burst, Duration::from_secs(1) / per_second.get())
+    }
+
+    /// Counts one request of `key`.
+    pub fn check(&self, key: &K) -> Verdict {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        match self.limiter.check_key(key) {
+            Ok(state) => Verdict::Pass {
+                remaining: state.remaining_burst_capacity(),
+            },
+            Err(not_until) => Verdict::Refuse {
+                wait: not_until.wait_time_from(self.limiter.clock().now()),
+            },
         }
     }
+
+    /// The `RateLimit-Policy` and `RateLimit` headers of `verdict`.
+    pub fn describe(&self, verdict: Verdict) -> [(HeaderName, HeaderValue); 2] {
+        let (remaining, reset) = match verdict {
+            Verdict::Pass { remaining } => (remaining, self.refill * (self.burst - remaining)),
+            Verdict::Refuse { wait } => (0, wait),
+        };
+        let state = format!("\"{}\";r={remaining};t={}", self.name, whole_seconds(reset));
+        let state = HeaderValue::from_str(&state).expect("a name is a token");
+        [(RATELIMIT_POLICY, self.policy.clone()), (RATELIMIT, state)]
+    }
+
+    /// The 429 for a refused request.
+    pub fn refusal(&self, wait: Duration, who: &str) -> ApiError {
+        ApiError::TooManyRequests(
+            format!("too many requests from {who}; try again later"),
+            whole_seconds(wait).max(1),
+        )
+    }
+}
+
+/// `duration` in whole seconds, rounded up.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// The client's address: the TCP peer, or, behind `hops` trusted proxies
@@ -55,6 +128,30 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrustedProxies(pub usize);
 
+impl TrustedProxies {
+    /// The client's address as these proxies let us know it; `None` when
+    /// the connection's peer is unknown.
+    pub fn client(self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        let hops = self.0;
+        if hops > 0
+            && forwarded.len() >= hops
+            && let Ok(ip) = forwarded[forwarded.len() - hops].parse()
+        {
+            return Some(ip);
+        }
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp
 where
     TrustedProxies: FromRef<S>,
@@ -62,25 +159,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let TrustedProxies(hops) = TrustedProxies::from_ref(state);
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect::<Vec<_>>();
-        if hops > 0
-            && forwarded.len() >= hops
-            && let Ok(ip) = forwarded[forwarded.len() - hops].parse()
-        {
-            return Ok(Self(ip));
-        }
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| Self(peer.ip()))
+        TrustedProxies::from_ref(state)
+            .client(&parts.headers, &parts.extensions)
+            .map(Self)
             .ok_or_else(|| ApiError::BadRequest("the client address is unknown".into()))
     }
 }

@@ -21,5 +21,6 @@ mod mail;
 mod response_cache;
 mod subscribers;
 mod sync;
+mod throttle;
 mod todos;
 mod uploads;

@@ -108,6 +108,11 @@ impl TestAppBuilder {
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_DATA_DIR".into(), dir.path().display().to_string()),
             ("APP_ADDR".into(), addr.to_string()),
+            // Budgets no test reaches but every request is counted against
+            // (tests/api/throttle.rs sets real ones).
+            ("APP_THROTTLE_READS".into(), "100000".into()),
+            ("APP_THROTTLE_WRITES".into(), "100000".into()),
+            ("APP_THROTTLE_PUBLIC".into(), "100000".into()),
         ]);
         env.extend(aws.iter().flat_map(AwsFixture::vars));
         env.extend(self.vars);
