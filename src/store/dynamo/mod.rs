@@ -102,6 +102,23 @@ impl DynamoTable {
         Ok(())
     }
 
+    /// One write as PutItem or DeleteItem, several as one transaction.
+    async fn send_writes(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        match writes.len() {
+            0 => Ok(()),
+            1 => match writes.pop().expect("one write") {
+                Write::Put { item, condition } => {
+                    Key::of(&item).ok_or_else(|| {
+                        StoreError::BadItem("an item needs string PK and SK".into())
+                    })?;
+                    self.put_one(item, &condition).await
+                }
+                Write::Delete { key, condition } => self.delete_one(&key, &condition).await,
+            },
+            _ => self.transact_many(writes).await,
+        }
+    }
+
     async fn transact_many(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let now = now_epoch();
         let items = writes
@@ -241,24 +258,23 @@ impl Table for DynamoTable {
         Ok((!is_expired(&item, now_epoch())).then(|| SharedItem::new(item)))
     }
 
-    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
-        if super::deadline::passed(super::deadline::current()) {
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let deadline = super::deadline::current();
+        if super::deadline::passed(deadline) {
             return Err(StoreError::Unavailable(
                 "the request's deadline passed before its write was sent".into(),
             ));
         }
-        match writes.len() {
-            0 => Ok(()),
-            1 => match writes.pop().expect("one write") {
-                Write::Put { item, condition } => {
-                    Key::of(&item).ok_or_else(|| {
-                        StoreError::BadItem("an item needs string PK and SK".into())
-                    })?;
-                    self.put_one(item, &condition).await
-                }
-                Write::Delete { key, condition } => self.delete_one(&key, &condition).await,
-            },
-            _ => self.transact_many(writes).await,
+        let Some(deadline) = deadline else {
+            return self.send_writes(writes).await;
+        };
+        // Cut at the deadline, so no retry of the SDK's is sent after it.
+        let at = tokio::time::Instant::from_std(deadline);
+        match tokio::time::timeout_at(at, self.send_writes(writes)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(
+                "the request's deadline passed while its write was under way".into(),
+            )),
         }
     }
 
