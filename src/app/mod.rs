@@ -70,7 +70,10 @@ impl Application {
         };
         let todos = TodosState::new(backends.table.clone(), sync);
         Ok(Self {
-            metrics: Arc::new(Metrics::new(backends.cache.stats())),
+            metrics: Arc::new(Metrics::new(
+                backends.cache.stats(),
+                config.runtime == crate::config::Runtime::LambdaHttp,
+            )),
             todos,
             reactions: Reactions { blog, uploads },
             backends,

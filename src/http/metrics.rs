@@ -1,6 +1,7 @@
 //! Prometheus figures: requests by route and status with latency, and the
 //! read cache's hits, misses, evictions and bytes, the response cache's hits
-//! and misses. Served at `/metrics`.
+//! and misses. Served at `/metrics`; on Lambda, where nothing scrapes it,
+//! also written to the log as CloudWatch metrics ([`super::emf`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::emf::Emf;
 use crate::store::CacheStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,10 +40,14 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     cache_bytes: Gauge,
+    /// Set on Lambda: each request's figures as a log line too.
+    emf: Option<Emf>,
 }
 
 impl Metrics {
-    pub fn new(cache: &CacheStats) -> Self {
+    /// The figures of `cache` and of every request; `emf` writes them to
+    /// the log as well, for CloudWatch.
+    pub fn new(cache: &CacheStats, emf: bool) -> Self {
         let mut registry = Registry::with_prefix("atrium");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily =
@@ -98,6 +104,7 @@ impl Metrics {
             requests,
             latency,
             cache_bytes,
+            emf: emf.then(|| Emf::new(cache)),
         }
     }
 
@@ -122,13 +129,17 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    if let Some(emf) = &metrics.emf {
+        emf.record(&format!("{method} {route}"), status, elapsed);
+    }
     let labels = RouteLabels { method, route };
     metrics
         .latency
         .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     let RouteLabels { method, route } = labels;
-    let status = response.status().as_u16();
     metrics
         .requests
         .get_or_create(&RequestLabels {

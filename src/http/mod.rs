@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod conditional;
 pub mod docs;
+pub mod emf;
 pub mod error;
 pub mod extract;
 pub mod files;

@@ -69,6 +69,25 @@ impl Function {
     }
 
     /// `cargo lambda invoke` with `payload`; returns what the function answered.
+    /// The Embedded Metric Format documents in the function's log, once
+    /// there are at least `count` (within 10 s).
+    async fn metric_documents(&self, count: usize) -> Vec<Value> {
+        let mut documents = Vec::new();
+        for _ in 0..100 {
+            let log = std::fs::read_to_string(log_path(self.port)).unwrap_or_default();
+            documents = log
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|line| line.get("_aws").is_some())
+                .collect();
+            if documents.len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        documents
+    }
+
     fn invoke(&self, payload: &str) -> Value {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), payload).unwrap();
@@ -102,10 +121,13 @@ impl Drop for Function {
 /// Where a function's output goes: `target/lambda-test-{port}.log`, kept
 /// for reading when a test fails.
 fn log_file(port: u16) -> Stdio {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lambda-{port}.log"));
-    std::fs::File::create(path)
+    std::fs::File::create(log_path(port))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
+}
+
+fn log_path(port: u16) -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lambda-{port}.log"))
 }
 
 fn free_port() -> u16 {
@@ -474,4 +496,126 @@ async fn an_event_the_dispatcher_does_not_know_is_a_function_error() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{printed}");
     assert!(printed.contains("unexpected event source"), "{printed}");
+}
+
+#[tokio::test]
+#[ignore = "needs cargo-lambda: ./scripts/test"]
+async fn each_request_leaves_an_embedded_metric_document_in_the_log() {
+    let lambda = HttpFunction::start().await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| lambda.function.url(path);
+    let alice = lambda.token("alice");
+    let created: Value = client
+        .post(url("/todos"))
+        .bearer_auth(&alice)
+        .json(&json!({ "title": "counted" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/todos/{}", created["id"].as_str().unwrap());
+    for _ in 0..2 {
+        let read = client
+            .get(url(&path))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200);
+    }
+    assert_eq!(
+        client.get(url("/todos")).send().await.unwrap().status(),
+        401
+    );
+
+    let documents = lambda.function.metric_documents(4).await;
+    for document in &documents {
+        assert_embedded_metric_format(document);
+    }
+    let seen = |route: &str, status: &str| {
+        documents
+            .iter()
+            .any(|d| d["Route"] == route && d["Status"] == status)
+    };
+    assert!(seen("POST /todos", "201"), "{documents:#?}");
+    assert!(
+        seen("GET /todos/{id}", "200"),
+        "the route template, not the path"
+    );
+    assert!(seen("GET /todos", "401"));
+    let hits: u64 = documents
+        .iter()
+        .map(|d| d["CacheHits"].as_u64().unwrap() + d["ResponseCacheHits"].as_u64().unwrap())
+        .sum();
+    assert!(hits >= 1, "the second read came from memory");
+}
+
+/// Checks a document against the members the Embedded Metric Format
+/// specification requires: `_aws` with a millisecond `Timestamp` and
+/// `CloudWatchMetrics` directives, each with a `Namespace`, dimension sets
+/// of at most 30 names whose values are strings at the root, and metrics
+/// whose values are numbers at the root, with a known unit.
+fn assert_embedded_metric_format(document: &Value) {
+    const UNITS: [&str; 27] = [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    let aws = document["_aws"].as_object().expect("an _aws object");
+    let timestamp = aws["Timestamp"]
+        .as_u64()
+        .expect("a Timestamp in milliseconds");
+    assert!(
+        timestamp > 1_600_000_000_000,
+        "milliseconds since the epoch"
+    );
+    let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+    assert!(!directives.is_empty());
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().expect("a Namespace");
+        assert!((1..=255).contains(&namespace.len()));
+        for set in directive["Dimensions"].as_array().expect("Dimensions") {
+            let names = set.as_array().expect("a dimension set");
+            assert!(names.len() <= 30);
+            for name in names {
+                let name = name.as_str().expect("a dimension name");
+                assert!(document[name].is_string(), "dimension {name} at the root");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("Metrics");
+        assert!((1..=100).contains(&metrics.len()));
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect("a metric Name");
+            assert!(document[name].is_number(), "metric {name} at the root");
+            if let Some(unit) = metric.get("Unit") {
+                assert!(UNITS.contains(&unit.as_str().unwrap()), "unit {unit}");
+            }
+        }
+    }
 }
