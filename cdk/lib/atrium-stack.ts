@@ -120,6 +120,7 @@ export class AtriumStack extends Stack {
       functionErrors,
       functionThrottles,
       failedEvents: events.failures.metricApproximateNumberOfMessagesVisible(),
+      serviceMetrics: props.compute === 'lambda',
     });
 
     new CfnOutput(this, 'ApiUrl', { value: apiUrl });

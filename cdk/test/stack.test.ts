@@ -264,6 +264,21 @@ test('logs are kept a month and alarms watch 5xx, throttles, function errors and
   }
 });
 
+test('a dashboard shows the alarms and traffic, and on Lambda the figures the service logs as EMF', () => {
+  const body = (template: Template) => {
+    const [dashboard] = resources(template, 'AWS::CloudWatch::Dashboard');
+    assert.ok(dashboard, 'a dashboard');
+    return JSON.stringify(dashboard.Properties.DashboardBody);
+  };
+  const lambda = body(lambdaShape);
+  for (const figure of ['alarm', 'Requests by route', 'SEARCH', 'Route,Status', 'CacheHits', 'ResponseCacheMisses']) {
+    assert.ok(lambda.includes(figure), `the Lambda dashboard shows ${figure}`);
+  }
+  // Containers expose /metrics instead of writing EMF: no empty graphs.
+  const ecs = body(ecsShape);
+  assert.ok(ecs.includes('alarm') && !ecs.includes('CacheHits'));
+});
+
 test('every variable the stacks set is one the binary reads, and a stray name fails synth', () => {
   const known = knownVariables();
   const set = [lambdaShape, ecsShape].flatMap((shape) => [
