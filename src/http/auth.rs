@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, request::Parts};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -89,7 +89,10 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     }
 }
 
-/// Verifies the bearer token, if any, and records the [`User`].
+/// Verifies the bearer token, if any, and records the [`User`]; a token
+/// refused is recorded as a [`Refusal`], which the throttle answers after
+/// counting it against the caller's address (so a flood of bad tokens is
+/// throttled like any anonymous flood).
 pub async fn authenticate(
     State(verifier): State<Arc<Verifier>>,
     mut request: Request,
@@ -98,26 +101,49 @@ pub async fn authenticate(
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return next.run(request).await;
     };
-    let token = match value.to_str().ok().and_then(bearer_token) {
-        Some(token) => token,
-        None => {
-            return ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into())
-                .into_response();
-        }
-    };
-    match verifier.verify(token).await {
-        Ok(claims) => match claims.sub.parse() {
-            Ok(id) => {
-                request.extensions_mut().insert(User { claims, id });
-                next.run(request).await
+    let outcome = match value.to_str().ok().and_then(bearer_token) {
+        Some(token) => match verifier.verify(token).await {
+            Ok(claims) => match claims.sub.parse() {
+                Ok(id) => Ok(User { claims, id }),
+                Err(_) => Err(Refusal::Invalid(
+                    "the token's subject is not a user id".into(),
+                )),
+            },
+            Err(VerifyError::Invalid(why)) => Err(Refusal::Invalid(why)),
+            Err(VerifyError::KeysUnavailable(why)) => {
+                tracing::warn!(%why, "cannot verify tokens: no signing keys");
+                Err(Refusal::KeysUnavailable)
             }
-            Err(_) => ApiError::Unauthorized("the token's subject is not a user id".into())
-                .into_response(),
         },
-        Err(VerifyError::Invalid(why)) => ApiError::Unauthorized(why).into_response(),
-        Err(VerifyError::KeysUnavailable(why)) => {
-            tracing::warn!(%why, "cannot verify tokens: no signing keys");
-            ApiError::Unavailable(RETRY_AFTER_SECS).into_response()
+        None => Err(Refusal::Invalid(
+            "expected `Authorization: Bearer <token>`".into(),
+        )),
+    };
+    match outcome {
+        Ok(user) => {
+            request.extensions_mut().insert(user);
+        }
+        Err(refusal) => {
+            request.extensions_mut().insert(refusal);
+        }
+    }
+    next.run(request).await
+}
+
+/// Why a request's token was refused: the answer it gets, from the throttle.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    /// Malformed, forged, expired, for another audience: 401.
+    Invalid(String),
+    /// No signing keys to check it with: 503.
+    KeysUnavailable,
+}
+
+impl Refusal {
+    pub fn into_error(self) -> ApiError {
+        match self {
+            Self::Invalid(why) => ApiError::Unauthorized(why),
+            Self::KeysUnavailable => ApiError::Unavailable(RETRY_AFTER_SECS),
         }
     }
 }

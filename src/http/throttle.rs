@@ -6,7 +6,9 @@
 //! `RateLimit-Policy`. Per instance ([`super::ratelimit`]).
 //!
 //! It runs after authentication, to know the `sub`, and before the
-//! response cache, so that answers from memory count too. The probes and
+//! response cache, so that answers from memory count too. A refused token
+//! counts against its address and is answered here (401, or 503 without
+//! signing keys), so a flood of bad tokens is throttled too. The probes and
 //! `/metrics` are never throttled: a load balancer or a scraper hitting
 //! them must not lock out an address.
 
@@ -18,7 +20,7 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::auth::User;
+use super::auth::{Refusal, User};
 use super::error::ApiError;
 use super::ratelimit::{Budget, TrustedProxies, Verdict};
 use crate::config::ThrottleRules;
@@ -50,11 +52,16 @@ impl Throttle {
 /// budget's headers on the answer either way.
 pub async fn throttle(
     State(throttle): State<Arc<Throttle>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    // A refused token is answered here, never by a handler.
+    let refusal = request.extensions_mut().remove::<Refusal>();
     if EXEMPT.contains(&request.uri().path()) {
-        return next.run(request).await;
+        return match refusal {
+            Some(refusal) => refusal.into_error().into_response(),
+            None => next.run(request).await,
+        };
     }
     let user = request
         .extensions()
@@ -77,12 +84,16 @@ pub async fn throttle(
                 .map(|b| charge(b, &client, "this address"))
         }
     };
-    let Some((refusal, headers)) = budget else {
-        return next.run(request).await;
+    let Some((over_budget, headers)) = budget else {
+        return match refusal {
+            Some(refusal) => refusal.into_error().into_response(),
+            None => next.run(request).await,
+        };
     };
-    let mut response = match refusal {
-        None => next.run(request).await,
-        Some(refusal) => refusal.into_response(),
+    let mut response = match (over_budget, refusal) {
+        (Some(over_budget), _) => over_budget.into_response(),
+        (None, Some(refusal)) => refusal.into_error().into_response(),
+        (None, None) => next.run(request).await,
     };
     response.headers_mut().extend(headers);
     response

@@ -100,6 +100,22 @@ async fn anonymous_callers_are_counted_by_address_and_probes_never() {
     assert_problem(refused, 429).await;
     assert_eq!(from("203.0.113.2").await.status(), 200, "another address");
 
+    // Refused tokens count against their address too.
+    let forged = async || {
+        let request = app.request(Method::GET, "/todos", Some("not.a.token"));
+        request
+            .header("x-forwarded-for", "203.0.113.3")
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let refused = forged().await;
+        assert_eq!(budget(&refused).0, r#""public";q=2;w=2"#);
+        assert_problem(refused, 401).await;
+    }
+    assert_problem(forged().await, 429).await;
+
     for _ in 0..20 {
         let probe = app.get_public("/healthz").await;
         assert_eq!(probe.status(), 200);
