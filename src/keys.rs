@@ -110,6 +110,11 @@ pub fn authored(user: &UserId, slug: &Slug) -> Key {
     Key::new(user_partition(user), format!("{AUTHORED_PREFIX}{slug}"))
 }
 
+/// The post a pointer's sort key names; `None` for any other sort key.
+pub fn authored_slug(sort_key: &str) -> Option<Slug> {
+    sort_key.strip_prefix(AUTHORED_PREFIX)?.parse().ok()
+}
+
 /// The objects prefixes holding a user's files and their thumbnails.
 pub fn user_object_prefixes(user: &UserId) -> [String; 2] {
     let files = format!("users/{user}/");

@@ -15,9 +15,9 @@ use crate::blog;
 use crate::http::auth::User;
 use crate::http::error::ApiError;
 use crate::http::openapi::ProblemResponse;
-use crate::ids::{Slug, UserId};
+use crate::ids::UserId;
 use crate::keys;
-use crate::store::{Condition, Item, Key, Query, Read, Write, attr};
+use crate::store::{Condition, Item, Key, Query, Read, Write};
 
 /// Items read and deleted per round.
 const ROUND: usize = 500;
@@ -68,9 +68,9 @@ async fn deletions(
     owner: &UserId,
     item: &Item,
 ) -> Result<Vec<Write>, ApiError> {
-    let key = key_of(item)?;
+    let key = Key::of(item).ok_or_else(|| ApiError::Internal("an item without its keys".into()))?;
     let mut writes = Vec::with_capacity(2);
-    if let Some(slug) = authored_slug(&key.sk) {
+    if let Some(slug) = keys::authored_slug(&key.sk) {
         let post_key = keys::post(&slug);
         let post = state.table.get(&post_key, Read::Strong).await?;
         let still_theirs = match post {
@@ -89,17 +89,4 @@ async fn deletions(
         condition: Condition::None,
     });
     Ok(writes)
-}
-
-fn key_of(item: &Item) -> Result<Key, ApiError> {
-    let part = |name: &str| item.get(name).and_then(|v| v.as_str()).map(str::to_string);
-    match (part(attr::PK), part(attr::SK)) {
-        (Some(pk), Some(sk)) => Ok(Key::new(pk, sk)),
-        _ => Err(ApiError::Internal("an item without its keys".into())),
-    }
-}
-
-/// The post a pointer item names; `None` for any other item.
-pub(super) fn authored_slug(sort_key: &str) -> Option<Slug> {
-    sort_key.strip_prefix(keys::AUTHORED_PREFIX)?.parse().ok()
 }

@@ -19,7 +19,6 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use super::AccountState;
-use super::erase::authored_slug;
 use crate::blog::{self, Post};
 use crate::http::auth::{Profile, User};
 use crate::http::error::ApiError;
@@ -175,7 +174,7 @@ impl Writer {
             .get(attr::SK)
             .and_then(|v| v.as_str())
             .unwrap_or_default();
-        let Some(slug) = authored_slug(sk) else {
+        let Some(slug) = keys::authored_slug(sk) else {
             return Ok(None);
         };
         let Some(item) = self

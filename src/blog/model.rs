@@ -260,11 +260,8 @@ pub fn to_item(post: &Post) -> Item {
 /// erasure (written with the post, in one transaction).
 pub fn authored_pointer(post: &Post) -> Write {
     let key = keys::authored(&post.author, &post.slug);
-    let mut item = Item::new();
-    item.insert(attr::PK.into(), key.pk.into());
-    item.insert(attr::SK.into(), key.sk.into());
     Write::Put {
-        item,
+        item: crate::store::encode(&serde_json::json!({}), &key),
         condition: Condition::None,
     }
 }

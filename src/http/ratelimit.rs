@@ -73,7 +73,7 @@ impl<K: Hash + Eq + Clone> Budget<K> {
 
     /// `per_second` requests a second, with two seconds' worth at once.
     pub fn per_second(name: &'static str, per_second: NonZeroU32) -> Self {
-        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        let burst = per_second.saturating_mul(NonZeroU32::new(2).expect("two"));
         Self::new(name, burst, Duration::from_secs(1) / per_second.get())
     }
 
