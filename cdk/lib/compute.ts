@@ -1,8 +1,13 @@
 /**
- * Where the binary runs. The API runs as a Lambda function with a Function
- * URL, or as an ECS/Fargate service behind an ALB (context `compute`); the
- * events function (DynamoDB Stream INSERTs of subscribers, S3 ObjectCreated
- * under `users/`) is Lambda in both shapes. All are the same binary.
+ * Where the binary runs. The API runs as a Lambda function (behind a
+ * Function URL or API Gateway, context `front`), or as an ECS/Fargate
+ * service behind an ALB (context `compute`); the events function (DynamoDB
+ * Stream INSERTs of subscribers, S3 ObjectCreated under `users/`) is Lambda
+ * in both shapes. All are the same binary.
+ *
+ * Every Lambda deploy publishes a version behind the alias `live`, and
+ * everything that invokes a function (the URL, API Gateway, the stream, S3)
+ * invokes the alias, so `Release` can shift traffic between versions.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +15,9 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -74,12 +82,15 @@ export interface FunctionProps {
   readonly statements: iam.PolicyStatement[];
 }
 
-/** A function running the binary (provided.al2023, arm64). */
+/** The alias every invoker uses; deploys shift it from version to version. */
+export const LIVE = 'live';
+
+/** A function running the binary (provided.al2023, arm64), and its alias `live`. */
 function binaryFunction(scope: Construct, id: string, props: FunctionProps & {
   handler: 'http' | 'events';
   memorySize: number;
   timeout: Duration;
-}) {
+}): lambda.Alias {
   const group = logGroup(scope, `${id}Logs`);
   const role = serviceRole(
     scope,
@@ -95,7 +106,7 @@ function binaryFunction(scope: Construct, id: string, props: FunctionProps & {
     props.uploads,
   );
   acknowledgeWildcardBelow(role, group, ':*', 'Log streams of the function\'s own log group.');
-  return new lambda.Function(scope, id, {
+  const fn = new lambda.Function(scope, id, {
     runtime: lambda.Runtime.PROVIDED_AL2023,
     architecture: lambda.Architecture.ARM_64,
     handler: 'bootstrap',
@@ -106,23 +117,27 @@ function binaryFunction(scope: Construct, id: string, props: FunctionProps & {
     logGroup: group,
     environment: serviceEnvironment({ ...props.environment, APP_LAMBDA_HANDLER: props.handler }),
   });
+  return new lambda.Alias(scope, `${id}Live`, { aliasName: LIVE, version: fn.currentVersion });
 }
 
-/** The API as a Lambda function with a Function URL. */
+/** The API as a Lambda function; its alias `live` is what fronts invoke. */
 export class LambdaApi extends Construct {
-  readonly function: lambda.Function;
-  readonly url: lambda.FunctionUrl;
+  readonly live: lambda.Alias;
 
   constructor(scope: Construct, id: string, props: FunctionProps) {
     super(scope, id);
-    this.function = binaryFunction(this, 'Http', {
+    this.live = binaryFunction(this, 'Http', {
       ...props,
       handler: 'http',
       memorySize: 512,
       timeout: Duration.seconds(29),
     });
-    // The service checks Cognito tokens itself; public routes (the blog) need no token.
-    this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+  }
+
+  /** A Function URL on the alias: the service checks Cognito tokens itself,
+   *  and public routes (the blog) need none. */
+  addUrl(): lambda.FunctionUrl {
+    return this.live.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
   }
 }
 
@@ -130,6 +145,8 @@ export interface EcsApiProps {
   readonly environment: Record<string, string>;
   readonly statements: iam.PolicyStatement[];
   readonly uploads: s3.IBucket;
+  /** Serve HTTPS under this name (with its zone and certificate), HTTP redirected. */
+  readonly https?: { name: string; zone: route53.IHostedZone; certificate: acm.ICertificate };
 }
 
 /** The API as a Fargate service behind a public ALB, from the Dockerfile. */
@@ -153,6 +170,14 @@ export class EcsApi extends Construct {
       memoryLimitMiB: 1024,
       desiredCount: 2,
       publicLoadBalancer: true,
+      ...(props.https && {
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificate: props.https.certificate,
+        domainName: props.https.name,
+        domainZone: props.https.zone,
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        redirectHTTP: true,
+      }),
       circuitBreaker: { rollback: true },
       runtimePlatform: {
         cpuArchitecture: ecs.CpuArchitecture.X86_64,
@@ -204,12 +229,12 @@ export interface EventsProps extends FunctionProps {
 
 /** The events function with its two sources and the stream's on-failure queue. */
 export class Events extends Construct {
-  readonly function: lambda.Function;
+  readonly live: lambda.Alias;
   readonly failures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: EventsProps) {
     super(scope, id);
-    this.function = binaryFunction(this, 'Function', {
+    this.live = binaryFunction(this, 'Function', {
       ...props,
       handler: 'events',
       memorySize: 1024, // thumbnails of 12 MP photos
@@ -221,7 +246,7 @@ export class Events extends Construct {
       enforceSSL: true,
     });
     acknowledge(this.failures, 'SQS3', 'This queue is itself the on-failure destination of the stream.');
-    this.function.addEventSource(
+    this.live.addEventSource(
       new sources.DynamoEventSource(props.table, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: 100,
@@ -242,7 +267,7 @@ export class Events extends Construct {
     // Thumbnails go under thumbs/, so they never trigger this again.
     props.uploads.addEventNotification(
       s3.EventType.OBJECT_CREATED,
-      new s3n.LambdaDestination(this.function),
+      new s3n.LambdaDestination(this.live),
       { prefix: 'users/' },
     );
     acknowledge(

@@ -6,6 +6,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
@@ -14,6 +15,8 @@ export interface EdgeProps {
   readonly site: s3.IBucket;
   readonly logs: s3.IBucket;
   readonly api: cloudfront.IOrigin;
+  /** The site's own name and its certificate (us-east-1). */
+  readonly domain?: { name: string; certificate: acm.ICertificate };
 }
 
 export class Edge extends Construct {
@@ -37,6 +40,8 @@ export class Edge extends Construct {
     this.distribution = new cloudfront.Distribution(this, 'Cdn', {
       comment: 'atrium: static site and blog',
       defaultRootObject: 'index.html',
+      domainNames: props.domain ? [props.domain.name] : undefined,
+      certificate: props.domain?.certificate,
       minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
       enableLogging: true,
       logBucket: props.logs,
@@ -60,7 +65,13 @@ export class Edge extends Construct {
     });
     acknowledge(this.distribution, 'CFR1', 'A public blog: no geographic restriction.');
     acknowledge(this.distribution, 'CFR2', 'WAF is a per-request cost the deployer adds when traffic warrants it.');
-    acknowledge(this.distribution, 'CFR4', 'The default *.cloudfront.net certificate allows TLS 1.0; a custom domain sets TLS 1.2.');
+    if (!props.domain) {
+      acknowledge(
+        this.distribution,
+        'CFR4',
+        'The default *.cloudfront.net certificate allows TLS 1.0; context domain sets TLS 1.2.',
+      );
+    }
     acknowledge(this.distribution, 'CFR7', 'The S3 origin uses origin access control, which this rule predates.');
   }
 }

@@ -28,6 +28,8 @@ const NAMESPACE = 'atrium';
 
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
+  /** Every alarm, by its id: `ServerErrorRate`, `HttpErrors`, ... */
+  readonly byName: Record<string, cloudwatch.Alarm> = {};
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
@@ -48,6 +50,7 @@ export class Alarms extends Construct {
       });
       made.addAlarmAction(notify);
       alarms.push(made);
+      this.byName[name] = made;
     };
 
     const errorRate = new cloudwatch.MathExpression({

@@ -1,15 +1,17 @@
 /**
- * Synthesizes the app offline (no credentials, no Docker) in both compute
- * shapes and checks the templates: the table equals migrations/, identity,
- * storage, edge, compute, events, mail, least privilege, alarms, and that
- * cdk-nag's AwsSolutions checks pass with every finding acknowledged.
+ * Synthesizes the app offline (no credentials, no Docker) in every shape
+ * (Lambda behind a Function URL or API Gateway, ECS; with and without a
+ * domain) and checks the templates: the table equals migrations/, identity,
+ * storage, edge, compute, events, mail, least privilege, alarms, canary
+ * deploys, backups, and that cdk-nag's AwsSolutions checks pass with every
+ * finding acknowledged.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/atrium';
 import { latestTable } from '../lib/repo';
@@ -292,4 +294,299 @@ test('every variable the stacks set is one the binary reads, and a stray name fa
   assert.ok(set.length > 20, `the stacks set variables: ${set.length}`);
   for (const name of set) assert.ok(name in known, `${name} is read by the binary`);
   assert.throws(() => serviceEnvironment({ APP_STOER: 'dynamodb' }), /APP_STOER/);
+});
+
+// ---- Fronts, canary deploys, backups and domains (issue 16) ----
+
+/** Synthesizes with the stack's account and region known (domains need them). */
+function synthIn(region: string, context: Record<string, string>): { main: Template; app: App } {
+  const saved = { region: process.env.CDK_DEFAULT_REGION, account: process.env.CDK_DEFAULT_ACCOUNT };
+  process.env.CDK_DEFAULT_REGION = region;
+  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+  try {
+    const app = new App({
+      outdir: fs.mkdtempSync(path.join(scratch, 'out-')),
+      context: { bootstrapDir, mailFrom: 'news@example.com', ...context },
+    });
+    const stack = buildApp(app);
+    app.synth();
+    return { main: Template.fromStack(stack), app };
+  } finally {
+    process.env.CDK_DEFAULT_REGION = saved.region;
+    process.env.CDK_DEFAULT_ACCOUNT = saved.account;
+    if (saved.region === undefined) delete process.env.CDK_DEFAULT_REGION;
+    if (saved.account === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+  }
+}
+
+const gatewayShape = synth({ compute: 'lambda', front: 'apigateway' });
+const keyedShape = synth({ compute: 'lambda', front: 'apigateway', apiKey: 'true', stage: 'v1' });
+const zone = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' };
+
+/** Each API Gateway method as `METHOD /path` with its authorization. */
+function methods(template: Template) {
+  const resources = template.findResources('AWS::ApiGateway::Resource');
+  const pathOf = (ref: any): string => {
+    if (!ref?.Ref) return '';
+    const resource = resources[ref.Ref];
+    return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+  };
+  return resources && Object.values(template.findResources('AWS::ApiGateway::Method')).map((m: any) => ({
+    route: `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId) || '/'}`,
+    authorization: m.Properties.AuthorizationType,
+    scopes: m.Properties.AuthorizationScopes,
+    apiKey: m.Properties.ApiKeyRequired === true,
+    integration: JSON.stringify(m.Properties.Integration),
+    cacheKey: m.Properties.Integration?.CacheKeyParameters,
+  }));
+}
+
+test('API Gateway front: every route reaches the alias; the authorizer guards exactly the authenticated routes', () => {
+  const found = methods(gatewayShape);
+  const open = [
+    'ANY /blog/subscribers',
+    'ANY /blog/subscribers/{proxy+}',
+    'GET /blog/{proxy+}',
+    'GET /healthz',
+    'GET /openapi.json',
+    'GET /readyz',
+    'HEAD /blog/{proxy+}',
+    'OPTIONS /blog/{proxy+}',
+    'OPTIONS /{proxy+}',
+  ];
+  const guarded = ['ANY /{proxy+}', 'DELETE /blog/{proxy+}', 'PATCH /blog/{proxy+}', 'POST /blog/{proxy+}', 'PUT /blog/{proxy+}'];
+  assert.deepEqual(found.filter((m) => m.authorization === 'NONE').map((m) => m.route).sort(), open);
+  const authorized = found.filter((m) => m.authorization !== 'NONE');
+  assert.deepEqual(authorized.map((m) => m.route).sort(), guarded);
+  for (const method of authorized) {
+    assert.equal(method.authorization, 'COGNITO_USER_POOLS');
+    // With a scope the authorizer takes access tokens, as the service does.
+    assert.deepEqual(method.scopes, ['aws.cognito.signin.user.admin']);
+    assert.equal(method.apiKey, false);
+  }
+  for (const method of found) {
+    assert.match(method.integration, /AWS_PROXY/);
+    assert.match(method.integration, /HttpLive/, `${method.route} invokes the alias live`);
+  }
+  gatewayShape.resourceCountIs('AWS::Lambda::Url', 0);
+  gatewayShape.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'COGNITO_USER_POOLS' });
+});
+
+test('the stage throttles, logs JSON without bodies, and caches public blog GETs by path, query and encoding', () => {
+  const [stage] = resources(gatewayShape, 'AWS::ApiGateway::Stage');
+  const props = stage.Properties;
+  assert.equal(props.StageName, 'prod');
+  assert.equal(props.CacheClusterEnabled, true);
+  assert.match(props.AccessLogSetting.Format, /"requestId":"\$context.requestId"/);
+  const byPath = Object.fromEntries(props.MethodSettings.map((s: any) => [`${s.HttpMethod} ${s.ResourcePath}`, s]));
+  assert.deepEqual(Object.keys(byPath).sort(), ['* /*', 'GET /~1blog~1{proxy+}']);
+  for (const setting of Object.values(byPath) as any[]) {
+    assert.equal(setting.ThrottlingRateLimit, 100);
+    assert.equal(setting.ThrottlingBurstLimit, 200);
+    assert.equal(setting.DataTraceEnabled, false);
+  }
+  assert.equal(byPath['* /*'].CachingEnabled, undefined);
+  assert.equal(byPath['GET /~1blog~1{proxy+}'].CachingEnabled, true);
+  assert.equal(byPath['GET /~1blog~1{proxy+}'].CacheTtlInSeconds, 60);
+  assert.equal(byPath['GET /~1blog~1{proxy+}'].CacheDataEncrypted, true);
+  const blogGet = methods(gatewayShape).find((m) => m.route === 'GET /blog/{proxy+}')!;
+  assert.deepEqual(blogGet.cacheKey, [
+    'method.request.path.proxy',
+    'method.request.querystring.limit',
+    'method.request.querystring.cursor',
+    'method.request.header.Accept-Encoding',
+  ]);
+  // No other method is cached.
+  assert.ok(methods(gatewayShape).every((m) => m.route === blogGet.route || !m.cacheKey));
+});
+
+test('a usage plan always; with apiKey=true a key, required on the authenticated routes only', () => {
+  gatewayShape.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
+  gatewayShape.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+  keyedShape.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+  keyedShape.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+  keyedShape.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1' });
+  for (const method of methods(keyedShape)) {
+    assert.equal(method.apiKey, method.authorization !== 'NONE', method.route);
+  }
+});
+
+test("API Gateway's own refusals are problem+json", () => {
+  const responses = resources(gatewayShape, 'AWS::ApiGateway::GatewayResponse').map((r) => r.Properties);
+  const types = responses.map((r) => r.ResponseType).sort();
+  for (const type of ['ACCESS_DENIED', 'DEFAULT_4XX', 'DEFAULT_5XX', 'MISSING_AUTHENTICATION_TOKEN', 'THROTTLED', 'UNAUTHORIZED']) {
+    assert.ok(types.includes(type), type);
+  }
+  for (const response of responses) {
+    assert.equal(response.ResponseParameters['gatewayresponse.header.Content-Type'], "'application/problem+json'");
+    const body = response.ResponseTemplates['application/json'];
+    assert.match(body, /"type":"about:blank"/);
+  }
+  const unauthorized = responses.find((r) => r.ResponseType === 'UNAUTHORIZED');
+  assert.equal(unauthorized.StatusCode, '401');
+  assert.equal(unauthorized.ResponseParameters['gatewayresponse.header.WWW-Authenticate'], "'Bearer'");
+  const noRoute = responses.find((r) => r.ResponseType === 'MISSING_AUTHENTICATION_TOKEN');
+  assert.equal(noRoute.StatusCode, '404');
+});
+
+test("CloudFront's /blog/* goes to the API Gateway stage when it fronts the API", () => {
+  const [distribution] = resources(gatewayShape, 'AWS::CloudFront::Distribution');
+  const config = distribution.Properties.DistributionConfig;
+  const blog = config.CacheBehaviors.find((b: any) => b.PathPattern === '/blog/*');
+  const origin = config.Origins.find((o: any) => o.Id === blog.TargetOriginId);
+  // The origin is the stage's URL: its host, and the stage as the path.
+  assert.match(JSON.stringify(origin.DomainName), /execute-api/);
+  assert.match(JSON.stringify(origin.OriginPath), /GatewayApiDeploymentStageprod/);
+});
+
+test('canary deploys: every invoker calls the alias live, which CodeDeploy shifts and rolls back on alarms', () => {
+  for (const template of [lambdaShape, gatewayShape, ecsShape]) {
+    const aliases = resources(template, 'AWS::Lambda::Alias');
+    const expected = template === ecsShape ? 1 : 2;
+    assert.equal(aliases.length, expected);
+    assert.ok(aliases.every((a) => a.Properties.Name === 'live'));
+    const groups = resources(template, 'AWS::CodeDeploy::DeploymentGroup');
+    assert.equal(groups.length, expected);
+    for (const group of groups) {
+      assert.deepEqual(group.Properties.DeploymentConfigName, 'CodeDeployDefault.LambdaCanary10Percent5Minutes');
+      assert.deepEqual(group.Properties.AutoRollbackConfiguration.Events.sort(), [
+        'DEPLOYMENT_FAILURE',
+        'DEPLOYMENT_STOP_ON_ALARM',
+        'DEPLOYMENT_STOP_ON_REQUEST',
+      ]);
+      assert.equal(group.Properties.AlarmConfiguration.Enabled, true);
+    }
+    const alarmIds = new Set(groups.flatMap((g) => g.Properties.AlarmConfiguration.Alarms.map((a: any) => JSON.stringify(a.Name))));
+    assert.ok([...alarmIds].some((id) => id.includes('EventsErrors')));
+    if (template !== ecsShape) {
+      assert.ok([...alarmIds].some((id) => id.includes('HttpErrors')));
+      assert.ok([...alarmIds].some((id) => id.includes('ServerErrorRate')));
+    }
+    // Aliases are updated by CodeDeploy, so CloudFormation leaves them to it.
+    for (const [, alias] of Object.entries(template.findResources('AWS::Lambda::Alias'))) {
+      assert.ok(alias.UpdatePolicy?.CodeDeployLambdaAliasUpdate);
+    }
+    const [mapping] = resources(template, 'AWS::Lambda::EventSourceMapping');
+    assert.match(JSON.stringify(mapping.Properties.FunctionName), /FunctionLive/);
+    const notifications = JSON.stringify(resources(template, 'Custom::S3BucketNotifications'));
+    assert.match(notifications, /FunctionLive/);
+  }
+  const [url] = resources(lambdaShape, 'AWS::Lambda::Url');
+  assert.equal(url.Properties.Qualifier, 'live');
+  // Alarms watch the alias: the versions serving traffic.
+  const alarms = resources(lambdaShape, 'AWS::CloudWatch::Alarm').filter((a) =>
+    a.Properties.AlarmDescription.includes('function errors'),
+  );
+  assert.ok(alarms.length === 2 && alarms.every((a) => a.Properties.Dimensions.some((d: any) => d.Name === 'Resource')));
+  const allAtOnce = synth({ compute: 'lambda', canary: 'allatonce' });
+  allAtOnce.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', {
+    DeploymentConfigName: 'CodeDeployDefault.LambdaAllAtOnce',
+  });
+  assert.throws(() => synth({ compute: 'lambda', canary: 'sometimes' }), /canary=sometimes/);
+});
+
+test('containers roll back a failing deployment through the circuit breaker', () => {
+  ecsShape.hasResourceProperties('AWS::ECS::Service', {
+    DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true } }),
+  });
+});
+
+test('daily backups of the table, kept backupDays, in a vault that outlives the stack', () => {
+  for (const template of [lambdaShape, ecsShape]) {
+    const [plan] = resources(template, 'AWS::Backup::BackupPlan');
+    const [rule] = plan.Properties.BackupPlan.BackupPlanRule;
+    assert.equal(rule.ScheduleExpression, 'cron(0 3 * * ? *)');
+    assert.equal(rule.Lifecycle.DeleteAfterDays, 35);
+    const [vault] = Object.values(template.findResources('AWS::Backup::BackupVault'));
+    assert.equal(vault.DeletionPolicy, 'Retain');
+    const [selection] = resources(template, 'AWS::Backup::BackupSelection');
+    const table = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'))[0];
+    assert.match(JSON.stringify(selection.Properties.BackupSelection.Resources), new RegExp(table));
+  }
+  const weekly = synth({ compute: 'lambda', backupDays: '7' });
+  const [plan] = resources(weekly, 'AWS::Backup::BackupPlan');
+  assert.equal(plan.Properties.BackupPlan.BackupPlanRule[0].Lifecycle.DeleteAfterDays, 7);
+});
+
+test('a restored table is adopted with context table: none is created, the service and stream use it', () => {
+  const streamArn = 'arn:aws:dynamodb:us-east-1:123456789012:table/restored/stream/2026-12-03T00:00:00.000';
+  const adopted = synth({ compute: 'lambda', table: 'restored', tableStreamArn: streamArn });
+  adopted.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+  const [fn] = resources(adopted, 'AWS::Lambda::Function').filter((f) => f.Properties.Runtime === 'provided.al2023');
+  assert.equal(fn.Properties.Environment.Variables.APP_TABLE, 'restored');
+  const [mapping] = resources(adopted, 'AWS::Lambda::EventSourceMapping');
+  assert.equal(mapping.Properties.EventSourceArn, streamArn);
+  assert.match(JSON.stringify(resources(adopted, 'AWS::Backup::BackupSelection')), /table\/restored/);
+  assert.throws(() => synth({ compute: 'lambda', table: 'restored' }), /tableStreamArn/);
+});
+
+test('a custom domain: ACM certificates, CloudFront and the API under it, TLS 1.2 at least', () => {
+  // Outside us-east-1 CloudFront's certificate comes from a stack there.
+  const { main, app } = synthIn('eu-west-1', { compute: 'lambda', front: 'apigateway', domain: 'blog.example.com', ...zone });
+  const certificateStack = app.node.findChild('AtriumEdgeCertificate') as Stack;
+  assert.equal(certificateStack.region, 'us-east-1');
+  Template.fromStack(certificateStack).hasResourceProperties('AWS::CertificateManager::Certificate', {
+    DomainName: 'blog.example.com',
+    ValidationMethod: 'DNS',
+  });
+  const [distribution] = resources(main, 'AWS::CloudFront::Distribution');
+  const config = distribution.Properties.DistributionConfig;
+  assert.deepEqual(config.Aliases, ['blog.example.com']);
+  assert.equal(config.ViewerCertificate.MinimumProtocolVersion, 'TLSv1.2_2021');
+  assert.equal(config.ViewerCertificate.SslSupportMethod, 'sni-only');
+  main.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'api.blog.example.com' });
+  main.hasResourceProperties('AWS::ApiGateway::DomainName', {
+    DomainName: 'api.blog.example.com',
+    SecurityPolicy: 'TLS_1_2',
+  });
+  main.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
+  const records = resources(main, 'AWS::Route53::RecordSet').map((r) => `${r.Properties.Type} ${r.Properties.Name}`);
+  assert.deepEqual(records.sort(), [
+    'A api.blog.example.com.',
+    'A blog.example.com.',
+    'AAAA api.blog.example.com.',
+    'AAAA blog.example.com.',
+  ]);
+  const [events] = resources(main, 'AWS::Lambda::Function').filter(
+    (f) => f.Properties.Environment?.Variables?.APP_LAMBDA_HANDLER === 'events',
+  );
+  assert.equal(events.Properties.Environment.Variables.APP_PUBLIC_URL, 'https://blog.example.com');
+
+  // In us-east-1 one stack holds everything; containers answer HTTPS on the ALB.
+  const { main: ecs, app: ecsApp } = synthIn('us-east-1', { compute: 'ecs', domain: 'blog.example.com', ...zone });
+  assert.equal(ecsApp.node.tryFindChild('AtriumEdgeCertificate'), undefined);
+  ecs.resourceCountIs('AWS::CertificateManager::Certificate', 2);
+  ecs.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+    Protocol: 'HTTPS',
+    SslPolicy: Match.stringLikeRegexp('TLS'),
+  });
+  ecs.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+    Protocol: 'HTTP',
+    DefaultActions: [Match.objectLike({ Type: 'redirect' })],
+  });
+  const [ecsDistribution] = resources(ecs, 'AWS::CloudFront::Distribution');
+  const apiOrigin = ecsDistribution.Properties.DistributionConfig.Origins.find(
+    (o: any) => o.DomainName === 'api.blog.example.com',
+  );
+  assert.equal(apiOrigin.CustomOriginConfig.OriginProtocolPolicy, 'https-only');
+  assert.throws(() => synth({ compute: 'lambda', domain: 'blog.example.com' }), /hostedZoneId/);
+});
+
+test('every shape and combination of context flags synthesizes offline and passes cdk-nag', () => {
+  const combinations: Record<string, string>[] = [];
+  for (const compute of ['lambda', 'ecs']) {
+    for (const front of compute === 'lambda' ? ['url', 'apigateway'] : ['url']) {
+      const extras: Record<string, string>[] = [{}, { production: 'true' }, { apiKey: 'true', canary: 'linear10percentevery1minute' }];
+      for (const extra of extras) {
+        combinations.push({ compute, front, ...extra });
+      }
+      combinations.push({ compute, front, domain: 'blog.example.com', ...zone });
+    }
+  }
+  for (const context of combinations) {
+    // synthIn's app.synth() throws on any unacknowledged cdk-nag finding.
+    assert.doesNotThrow(() => synthIn('eu-west-1', context), JSON.stringify(context));
+  }
+  assert.throws(() => synth({ compute: 'ecs', front: 'apigateway' }), /front=apigateway/);
+  assert.throws(() => synth({ compute: 'lambda', front: 'alb' }), /front=alb/);
 });

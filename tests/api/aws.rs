@@ -49,6 +49,7 @@ async fn migrate_creates_the_table_then_changes_nothing() {
     let first = migrate(&url, &table);
     assert!(first.contains("created table"), "{first}");
     assert!(first.contains("enabled TTL on expires_at"), "{first}");
+    assert!(first.contains("enabled point-in-time recovery"), "{first}");
     assert_eq!(
         migrate(&url, &table).trim(),
         format!("table {table} is up to date")
@@ -123,6 +124,60 @@ async fn migrate_adds_what_an_older_table_lacks() {
     }
     assert!(!changes.contains("created table"));
     assert!(migrate(&url, &table).contains("up to date"));
+}
+
+/// A restore makes a new table, and DynamoDB restores neither its TTL, its
+/// stream nor its point-in-time recovery: `migrate` puts them back, and a
+/// service pointed at the new table serves what the backup held.
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn migrate_adopts_a_table_restored_from_a_backup() {
+    let a = spawn_app().await;
+    let alice = a.token("alice").await;
+    let id = a.new_todo_id(&alice, "kept by the backup").await;
+    let aws = a.aws.as_ref().expect(NEEDS_MOTO);
+    let client = aws_sdk_dynamodb::Client::new(&sdk(&aws.url).await);
+    let backup = client
+        .create_backup()
+        .table_name(&aws.table)
+        .backup_name("nightly")
+        .send()
+        .await
+        .unwrap();
+    let arn = backup.backup_details.unwrap().backup_arn;
+    let restored = unique("restored");
+    client
+        .restore_table_from_backup()
+        .target_table_name(&restored)
+        .backup_arn(arn)
+        .send()
+        .await
+        .unwrap();
+
+    let changes = migrate(&aws.url, &restored);
+    assert!(!changes.contains("created table"), "{changes}");
+    assert!(changes.contains("enabled stream"), "{changes}");
+    assert!(changes.contains("enabled TTL"), "{changes}");
+    assert!(
+        changes.contains("enabled point-in-time recovery"),
+        "{changes}"
+    );
+    assert_eq!(
+        migrate(&aws.url, &restored).trim(),
+        format!("table {restored} is up to date")
+    );
+    let mut b = TestApp::builder();
+    for (name, value) in aws.vars() {
+        b = b.with_env(&name, &value);
+    }
+    let b = b.with_env("APP_TABLE", &restored).spawn().await;
+    let todo: Value = b
+        .get(&format!("/todos/{id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(todo["title"], "kept by the backup", "{todo}");
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //! The definitions are data (JSON), compiled into the binary so that a
 //! container or Lambda can migrate without the repository, and read by the CDK
 //! app too. Migrating only ever adds: it creates a missing table, adds missing
-//! GSIs, enables TTL and the stream, and reports what it changed; a second run
-//! reports nothing. It never drops anything, and refuses what it cannot do in
+//! GSIs, enables TTL, the stream and point-in-time recovery, and reports what
+//! it changed; a second run reports nothing. A table restored from a backup
+//! comes back without TTL, stream and recovery, so this is also how a
+//! restored table is adopted. It never drops anything, and refuses what it cannot do in
 //! place (a different key schema, a stream with another view type).
 
 use std::time::Duration;
@@ -14,7 +16,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeyType, StreamViewType, TableDescription, TableStatus,
+    GlobalSecondaryIndexUpdate, KeyType, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, StreamViewType, TableDescription, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
 mod definition;
@@ -63,6 +66,9 @@ pub async fn migrate(client: &Client, table: &str) -> Result<Vec<String>, Migrat
         changes.push(change);
     }
     if let Some(change) = enable_ttl(client, table, &wanted.ttl_attribute).await? {
+        changes.push(change);
+    }
+    if let Some(change) = enable_recovery(client, table).await? {
         changes.push(change);
     }
     Ok(changes)
@@ -198,6 +204,36 @@ async fn enable_ttl(
         .await
         .map_err(sdk)?;
     Ok(Some(format!("enabled TTL on {attribute}")))
+}
+
+/// Point-in-time recovery, always on: it is what a bad deploy or a bad
+/// hand is undone with (the last 35 days, to the second).
+async fn enable_recovery(client: &Client, table: &str) -> Result<Option<String>, MigrateError> {
+    let output = client
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let status = output
+        .continuous_backups_description
+        .and_then(|d| d.point_in_time_recovery_description)
+        .and_then(|d| d.point_in_time_recovery_status);
+    if status == Some(PointInTimeRecoveryStatus::Enabled) {
+        return Ok(None);
+    }
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(invalid)?;
+    client
+        .update_continuous_backups()
+        .table_name(table)
+        .point_in_time_recovery_specification(spec)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(Some("enabled point-in-time recovery".into()))
 }
 
 /// Polls until the table and all its indexes are active.
