@@ -53,6 +53,7 @@ pub mod reactions;
 pub mod runtime;
 mod secret_file;
 pub mod store;
+pub mod tally;
 pub mod telemetry;
 pub mod todos;
 pub mod uploads;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use atrium::app::Application;
 use atrium::config::{Config, Runtime, StoreConfig, parse_duration};
+use atrium::http::emf::Emf;
 use atrium::runtime::{Limits, Server, shutdown_signal};
 use clap::{Parser, Subcommand};
 
@@ -108,7 +109,9 @@ async fn serve_lambda(config: Config) -> Result<(), Box<dyn std::error::Error>> 
     tracing::info!(?runtime, backends = %app.describe(), "ready for Lambda events");
     let result = match runtime {
         Runtime::LambdaEvents => {
-            atrium::runtime::lambda::serve_events(app.reactions().clone()).await
+            let backends = app.backends();
+            let emf = Emf::new(backends.cache.stats(), &backends.tally);
+            atrium::runtime::lambda::serve_events(app.reactions().clone(), emf).await
         }
         _ => atrium::runtime::lambda::serve_http(app.router()).await,
     };

@@ -16,6 +16,7 @@ use crate::blog::{self, BlogState};
 use crate::objects::ObjectEvent;
 use crate::reaction::ReactionError;
 use crate::store::ChangeRecord;
+use crate::tally::Tally;
 use crate::uploads::{self, UploadsState};
 
 /// The reactions of every resource, with what they need.
@@ -23,6 +24,8 @@ use crate::uploads::{self, UploadsState};
 pub struct Reactions {
     pub blog: BlogState,
     pub uploads: UploadsState,
+    /// Counts the events handled, and those to be delivered again.
+    pub tally: Tally,
 }
 
 /// Deliver the event again later (the reason is for the log).
@@ -33,12 +36,12 @@ pub struct RetryLater(pub String);
 impl Reactions {
     /// Handles one stored change.
     pub async fn on_change(&self, change: &ChangeRecord) -> Result<(), RetryLater> {
-        settle(blog::welcome::on_change(&self.blog, change).await)
+        self.settle(blog::welcome::on_change(&self.blog, change).await)
     }
 
     /// Handles "an object was created at `key`" (S3 ObjectCreated).
     pub async fn on_object_created(&self, key: &str) -> Result<(), RetryLater> {
-        settle(uploads::complete::on_object_created(&self.uploads, key).await)
+        self.settle(uploads::complete::on_object_created(&self.uploads, key).await)
     }
 
     /// Handles one notification of the local object store.
@@ -46,20 +49,25 @@ impl Reactions {
         match event {
             ObjectEvent::Created(key) => self.on_object_created(key).await,
             ObjectEvent::Refused { key, reason } => {
-                settle(uploads::complete::on_object_refused(&self.uploads, key, reason).await)
+                self.settle(uploads::complete::on_object_refused(&self.uploads, key, reason).await)
             }
         }
     }
-}
 
-/// Logs a reaction that can never succeed and lets it count as done.
-fn settle(result: Result<(), ReactionError>) -> Result<(), RetryLater> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(ReactionError::Drop(why)) => {
-            tracing::warn!(%why, "reaction dropped: it can never succeed");
-            Ok(())
+    /// Counts the event; logs a reaction that can never succeed and lets it
+    /// count as done.
+    fn settle(&self, result: Result<(), ReactionError>) -> Result<(), RetryLater> {
+        self.tally.events_handled.inc();
+        match result {
+            Ok(()) => Ok(()),
+            Err(ReactionError::Drop(why)) => {
+                tracing::warn!(%why, "reaction dropped: it can never succeed");
+                Ok(())
+            }
+            Err(ReactionError::Retry(why)) => {
+                self.tally.events_failed.inc();
+                Err(RetryLater(why))
+            }
         }
-        Err(ReactionError::Retry(why)) => Err(RetryLater(why)),
     }
 }

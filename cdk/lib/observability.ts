@@ -72,6 +72,17 @@ export class Alarms extends Construct {
   }
 }
 
+/** One of the figures the service writes under its `Service` dimension. */
+function serviceMetric(name: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: NAMESPACE,
+    metricName: name,
+    dimensionsMap: { Service: NAMESPACE },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+  });
+}
+
 /** One page: the alarms, the traffic, and the service's own figures. */
 function dashboard(scope: Construct, props: AlarmsProps, alarms: cloudwatch.IAlarm[]): cloudwatch.Dashboard {
   const board = new cloudwatch.Dashboard(scope, 'Dashboard', { defaultInterval: Duration.hours(3) });
@@ -81,6 +92,15 @@ function dashboard(scope: Construct, props: AlarmsProps, alarms: cloudwatch.IAla
       title: 'API requests and 5xx',
       left: [props.requests],
       right: [props.serverErrors],
+      width: 24,
+    }),
+  );
+  // The events function is Lambda in every shape and writes these itself.
+  board.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: 'Reactions: events, mail and thumbnails',
+      left: ['EventsHandled', 'EventsFailed'].map((name) => serviceMetric(name)),
+      right: ['EmailsSent', 'ThumbnailsMade'].map((name) => serviceMetric(name)),
       width: 24,
     }),
   );
@@ -96,14 +116,6 @@ function dashboard(scope: Construct, props: AlarmsProps, alarms: cloudwatch.IAla
       label,
       period: Duration.minutes(5),
     });
-  const cache = (metric: string) =>
-    new cloudwatch.Metric({
-      namespace: NAMESPACE,
-      metricName: metric,
-      dimensionsMap: { Service: NAMESPACE },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-    });
   board.addWidgets(
     new cloudwatch.GraphWidget({ title: 'Requests by route and status', left: [byRoute('Requests', 'Sum', '')] }),
     new cloudwatch.GraphWidget({ title: 'Latency p99 (ms) by route and status', left: [byRoute('Latency', 'p99', '')] }),
@@ -111,11 +123,11 @@ function dashboard(scope: Construct, props: AlarmsProps, alarms: cloudwatch.IAla
   board.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'Read cache',
-      left: ['CacheHits', 'CacheMisses', 'CacheBypassed', 'CacheEvictions'].map(cache),
+      left: ['CacheHits', 'CacheMisses', 'CacheBypassed', 'CacheEvictions'].map((name) => serviceMetric(name)),
     }),
     new cloudwatch.GraphWidget({
       title: 'Response cache',
-      left: ['ResponseCacheHits', 'ResponseCacheMisses'].map(cache),
+      left: ['ResponseCacheHits', 'ResponseCacheMisses'].map((name) => serviceMetric(name)),
     }),
   );
   return board;

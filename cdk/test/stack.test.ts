@@ -276,9 +276,13 @@ test('a dashboard shows the alarms and traffic, and on Lambda the figures the se
   for (const figure of ['alarm', 'Requests by route', 'SEARCH', 'Route,Status', 'CacheHits', 'ResponseCacheMisses']) {
     assert.ok(lambda.includes(figure), `the Lambda dashboard shows ${figure}`);
   }
-  // Containers expose /metrics instead of writing EMF: no empty graphs.
+  // Containers expose /metrics instead of writing EMF: no empty graphs;
+  // the events function is Lambda in both shapes and reports its work.
   const ecs = body(ecsShape);
   assert.ok(ecs.includes('alarm') && !ecs.includes('CacheHits'));
+  for (const figure of ['EmailsSent', 'ThumbnailsMade', 'EventsHandled', 'EventsFailed']) {
+    assert.ok(ecs.includes(figure) && lambda.includes(figure), `both dashboards show ${figure}`);
+  }
 });
 
 test('every variable the stacks set is one the binary reads, and a stray name fails synth', () => {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use crate::auth::{KeySource, LocalIssuer, RemoteKeys, Verifier};
 use crate::config::{Config, ObjectsConfig, StoreConfig};
-use crate::mail::{Mailer, OutboxMailer, SesMailer};
+use crate::mail::{Counted, Mailer, OutboxMailer, SesMailer};
 use crate::objects::{LocalObjects, ObjectStore, S3Objects};
 use crate::store::{CachedTable, ChangeFeed, DynamoTable, EmbeddedTable, StoreError, Table};
+use crate::tally::Tally;
 
 /// Every backend of one process.
 pub struct Backends {
@@ -24,8 +25,10 @@ pub struct Backends {
     /// The local object store when it is the active one (its URLs are served
     /// by this process, and it notifies this process of uploads).
     pub local_objects: Option<Arc<LocalObjects>>,
-    /// Outgoing mail: SES v2 or the local outbox.
+    /// Outgoing mail: SES v2 or the local outbox, counted.
     pub mailer: Arc<dyn Mailer>,
+    /// What was done outside requests, for `/metrics` and EMF.
+    pub tally: Tally,
     /// Checks bearer tokens.
     pub verifier: Arc<Verifier>,
     /// Present when tokens are minted locally (no Cognito configured).
@@ -77,12 +80,17 @@ impl Backends {
         let cache = Arc::new(CachedTable::new(backend, &config.cache));
         let (objects, local_objects) = objects(config, sdk.as_ref())?;
         let (verifier, local_issuer) = verifier(config)?;
+        let tally = Tally::default();
         Ok(Self {
             table: cache.clone(),
             cache,
             objects,
             local_objects,
-            mailer: mailer(config, sdk.as_ref()),
+            mailer: Arc::new(Counted::new(
+                mailer(config, sdk.as_ref()),
+                tally.emails_sent.clone(),
+            )),
+            tally,
             verifier: Arc::new(verifier),
             local_issuer,
             embedded,

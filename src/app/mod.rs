@@ -57,6 +57,7 @@ impl Application {
             table: backends.table.clone(),
             objects: backends.objects.clone(),
             rules: config.uploads.clone(),
+            thumbnails_made: backends.tally.thumbnails_made.clone(),
         };
         let sync = SyncRules {
             retention: config.sync_retention,
@@ -72,10 +73,15 @@ impl Application {
         Ok(Self {
             metrics: Arc::new(Metrics::new(
                 backends.cache.stats(),
+                &backends.tally,
                 config.runtime == crate::config::Runtime::LambdaHttp,
             )),
             todos,
-            reactions: Reactions { blog, uploads },
+            reactions: Reactions {
+                blog,
+                uploads,
+                tally: backends.tally.clone(),
+            },
             backends,
             config,
         })

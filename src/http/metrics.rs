@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 use super::emf::Emf;
 use crate::store::CacheStats;
+use crate::tally::Tally;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -47,7 +48,7 @@ pub struct Metrics {
 impl Metrics {
     /// The figures of `cache` and of every request; `emf` writes them to
     /// the log as well, for CloudWatch.
-    pub fn new(cache: &CacheStats, emf: bool) -> Self {
+    pub fn new(cache: &CacheStats, tally: &Tally, emf: bool) -> Self {
         let mut registry = Registry::with_prefix("atrium");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily =
@@ -94,6 +95,9 @@ impl Metrics {
         for (name, help, counter) in counters {
             registry.register(name, help, counter.clone());
         }
+        for (name, _, help, counter) in tally.named() {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "cache_bytes",
             "Estimated bytes held by the cache",
@@ -104,7 +108,7 @@ impl Metrics {
             requests,
             latency,
             cache_bytes,
-            emf: emf.then(|| Emf::new(cache)),
+            emf: emf.then(|| Emf::new(cache, tally)),
         }
     }
 

@@ -12,9 +12,12 @@ mod ses;
 pub use outbox::OutboxMailer;
 pub use ses::SesMailer;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
+use prometheus_client::metrics::counter::Counter;
 
 use crate::ids::EmailAddress;
 
@@ -49,6 +52,31 @@ pub trait Mailer: Send + Sync + 'static {
 
     /// A short name for logs.
     fn describe(&self) -> String;
+}
+
+/// A mailer that counts the messages its inner mailer accepted.
+pub struct Counted {
+    inner: Arc<dyn Mailer>,
+    sent: Counter,
+}
+
+impl Counted {
+    pub fn new(inner: Arc<dyn Mailer>, sent: Counter) -> Self {
+        Self { inner, sent }
+    }
+}
+
+#[async_trait]
+impl Mailer for Counted {
+    async fn send(&self, message: &Message) -> Result<String, MailError> {
+        let id = self.inner.send(message).await?;
+        self.sent.inc();
+        Ok(id)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
 }
 
 /// The message as MIME bytes, from `from`.

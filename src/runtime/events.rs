@@ -64,9 +64,10 @@ async fn stream_batch(reactions: &Reactions, records: &[Value]) -> Result<Value,
 /// One stream record; `Err` when it cannot be read or its reaction asks
 /// for a retry (either way Lambda delivers it again).
 async fn stream_record(reactions: &Reactions, record: &Value) -> Result<(), String> {
-    let record: dynamodb::EventRecord = serde_json::from_value(record.clone())
-        .map_err(|e| format!("not a DynamoDB stream record: {e}"))?;
-    let change = record_from_dynamodb(record)?;
+    let change = serde_json::from_value(record.clone())
+        .map_err(|e| format!("not a DynamoDB stream record: {e}"))
+        .and_then(record_from_dynamodb)
+        .inspect_err(|_| unreadable(reactions))?;
     reactions
         .on_change(&change)
         .await
@@ -75,7 +76,8 @@ async fn stream_record(reactions: &Reactions, record: &Value) -> Result<(), Stri
 
 async fn s3_record(reactions: &Reactions, record: &Value) -> Result<(), String> {
     let record: s3::S3EventRecord = serde_json::from_value(record.clone())
-        .map_err(|e| format!("not an S3 event record: {e}"))?;
+        .map_err(|e| format!("not an S3 event record: {e}"))
+        .inspect_err(|_| unreadable(reactions))?;
     match created_key(record) {
         Some(key) => reactions
             .on_object_created(&key)
@@ -83,6 +85,12 @@ async fn s3_record(reactions: &Reactions, record: &Value) -> Result<(), String> 
             .map_err(|e| e.to_string()),
         None => Ok(()),
     }
+}
+
+/// Counts a record that never reaches a reaction and goes back to Lambda.
+fn unreadable(reactions: &Reactions) {
+    reactions.tally.events_handled.inc();
+    reactions.tally.events_failed.inc();
 }
 
 /// The key of an ObjectCreated record, decoded: S3 URL-encodes keys in

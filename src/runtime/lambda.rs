@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use axum::http::header::LOCATION;
@@ -16,6 +17,7 @@ use lambda_http::{LambdaEvent, RequestExt, service_fn};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::http::emf::Emf;
 use crate::reactions::Reactions;
 
 /// Serves `router` for HTTP events until the execution environment is shut
@@ -34,14 +36,17 @@ pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> 
 }
 
 /// Serves DynamoDB Stream batches and S3 notifications through
-/// [`super::events::dispatch`].
-pub async fn serve_events(reactions: Reactions) -> Result<(), lambda_http::Error> {
+/// [`super::events::dispatch`], writing what each invocation did as an
+/// EMF document.
+pub async fn serve_events(reactions: Reactions, emf: Emf) -> Result<(), lambda_http::Error> {
+    let emf = Arc::new(emf);
     let handler = service_fn(move |event: LambdaEvent<Value>| {
         let reactions = reactions.clone();
+        let emf = emf.clone();
         async move {
-            super::events::dispatch(&reactions, &event.payload)
-                .await
-                .map_err(lambda_http::Error::from)
+            let answer = super::events::dispatch(&reactions, &event.payload).await;
+            emf.record_service();
+            answer.map_err(lambda_http::Error::from)
         }
     });
     lambda_http::lambda_runtime::run(handler).await

@@ -167,6 +167,7 @@ async fn store_thumbnails(
             .objects
             .put(&thumbnail.key, jpeg, "image/jpeg")
             .await?;
+        state.thumbnails_made.inc();
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub use handlers::view;
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::config::UploadRules;
@@ -32,6 +33,8 @@ pub struct UploadsState {
     pub objects: Arc<dyn ObjectStore>,
     /// What `POST /uploads` accepts.
     pub rules: UploadRules,
+    /// Counts each thumbnail written.
+    pub thumbnails_made: Counter,
 }
 
 /// The `/uploads` routes.

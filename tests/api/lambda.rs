@@ -432,6 +432,24 @@ async fn a_stream_batch_with_a_poison_record_reports_only_that_record() {
     assert_eq!(again, json!({ "batchItemFailures": [] }));
     assert_eq!(mail_to(&app, &second).await.len(), 1);
     assert_eq!(mail_to(&app, &first).await.len(), 1);
+
+    // One metric document per invocation: what it did, for CloudWatch.
+    let documents = lambda.metric_documents(3).await;
+    assert_eq!(documents.len(), 3, "{documents:#?}");
+    documents.iter().for_each(assert_embedded_metric_format);
+    let sum = |name: &str| {
+        documents
+            .iter()
+            .map(|d| d[name].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(sum("EmailsSent"), 2, "one welcome each: {documents:#?}");
+    assert_eq!(documents[0]["EventsFailed"], 1, "the poison record");
+    assert_eq!(
+        documents[0]["EventsHandled"], 2,
+        "the first record and the poison"
+    );
+    assert_eq!(sum("EventsFailed"), 1);
 }
 
 #[tokio::test]
@@ -472,6 +490,10 @@ async fn an_s3_event_with_an_encoded_key_completes_the_upload() {
         2,
         "{upload}"
     );
+    let documents = lambda.metric_documents(1).await;
+    assert_embedded_metric_format(&documents[0]);
+    assert_eq!(documents[0]["ThumbnailsMade"], 2, "{documents:#?}");
+    assert_eq!(documents[0]["EventsHandled"], 1);
 }
 
 #[tokio::test]

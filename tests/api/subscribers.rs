@@ -61,6 +61,8 @@ async fn a_subscriber_gets_exactly_one_welcome_email() {
 
     let mail = mail_to(&app, &email).await;
     assert_eq!(mail.len(), 1, "one welcome email");
+    assert_eq!(app.metric("atrium_emails_sent_total").await, 1);
+    assert!(app.metric("atrium_events_handled_total").await >= 1);
     let parsed = MessageParser::default().parse(&mail[0]).unwrap();
     assert!(parsed.subject().unwrap().starts_with("Welcome to"));
     let text = parsed.body_text(0).unwrap();
