@@ -60,41 +60,7 @@ impl Metrics {
             "Time to answer",
             latency.clone(),
         );
-        let counters = [
-            (
-                "cache_hits",
-                "Reads answered by the in-process cache",
-                &cache.hits,
-            ),
-            (
-                "cache_misses",
-                "Reads that went to the table",
-                &cache.misses,
-            ),
-            (
-                "cache_evictions",
-                "Cache entries dropped for size or age",
-                &cache.evictions,
-            ),
-            (
-                "cache_bypassed",
-                "Strongly consistent reads, sent to the table past the cache",
-                &cache.bypassed,
-            ),
-            (
-                "response_cache_hits",
-                "GET answers sent from kept bytes",
-                &cache.memo_hits,
-            ),
-            (
-                "response_cache_misses",
-                "GET answers rendered by their handler",
-                &cache.memo_misses,
-            ),
-        ];
-        for (name, help, counter) in counters {
-            registry.register(name, help, counter.clone());
-        }
+        register_cache(&mut registry, cache);
         for (name, _, help, counter) in tally.named() {
             registry.register(name, help, counter.clone());
         }
@@ -120,6 +86,45 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// The read and response caches' counters.
+fn register_cache(registry: &mut Registry, cache: &CacheStats) {
+    let counters = [
+        (
+            "cache_hits",
+            "Reads answered by the in-process cache",
+            &cache.hits,
+        ),
+        (
+            "cache_misses",
+            "Reads that went to the table",
+            &cache.misses,
+        ),
+        (
+            "cache_evictions",
+            "Cache entries dropped for size or age",
+            &cache.evictions,
+        ),
+        (
+            "cache_bypassed",
+            "Strongly consistent reads, sent to the table past the cache",
+            &cache.bypassed,
+        ),
+        (
+            "response_cache_hits",
+            "GET answers sent from kept bytes",
+            &cache.memo_hits,
+        ),
+        (
+            "response_cache_misses",
+            "GET answers rendered by their handler",
+            &cache.memo_misses,
+        ),
+    ];
+    for (name, help, counter) in counters {
+        registry.register(name, help, counter.clone());
     }
 }
 
