@@ -73,8 +73,16 @@ pub fn upload(user: &UserId, id: UploadId) -> Key {
     Key::new(user_partition(user), format!("{UPLOAD_PREFIX}{id}"))
 }
 
+/// The sort key of post items.
+const POST_SORT: &str = "POST";
+
 pub fn post(slug: &Slug) -> Key {
-    Key::new(format!("POST#{slug}"), "POST")
+    Key::new(format!("POST#{slug}"), POST_SORT)
+}
+
+/// True for the key of a post item (not an author's pointer to one).
+pub fn is_post(key: &Key) -> bool {
+    key.sk == POST_SORT && key.pk.starts_with("POST#")
 }
 
 /// The index partition that lists published posts.

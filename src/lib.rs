@@ -52,6 +52,7 @@ pub mod reaction;
 pub mod reactions;
 pub mod runtime;
 mod secret_file;
+pub mod site;
 pub mod store;
 pub mod tally;
 pub mod telemetry;

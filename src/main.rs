@@ -50,6 +50,16 @@ enum Command {
     /// Create or update the DynamoDB table (`APP_TABLE`) to the definition in
     /// `migrations/`; safe to run again.
     Migrate,
+    /// The blog's website.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Render every page again and write those that changed (after an
+    /// upgrade that changed the templates); a second run writes nothing.
+    Build,
 }
 
 #[tokio::main]
@@ -70,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Healthcheck => healthcheck(&config).await,
         Command::Token { user, groups, ttl } => token(&config, &user, &groups, ttl),
         Command::Migrate => migrate(&config).await,
+        Command::Site(SiteCommand::Build) => build_site(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,6 +127,22 @@ async fn serve_lambda(config: Config) -> Result<(), Box<dyn std::error::Error>> 
         _ => atrium::runtime::lambda::serve_http(app.router()).await,
     };
     result.map_err(|error| error.to_string().into())
+}
+
+async fn build_site(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(config).await?;
+    let site = &app.reactions().site;
+    let started = std::time::Instant::now();
+    let built = atrium::site::build(site).await?;
+    println!(
+        "site in {}: wrote {}, deleted {}, unchanged {} ({} ms)",
+        site.store.describe(),
+        built.written,
+        built.deleted,
+        built.unchanged,
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 async fn healthcheck(config: &Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -8,13 +8,15 @@
 //! every reaction is idempotent.
 //!
 //! The resources decide what is theirs: the blog welcomes new subscribers
-//! ([`blog::welcome`]), uploads complete when their bytes land
+//! ([`blog::welcome`]), the site regenerates its pages when a post changes
+//! ([`site::on_change`]), uploads complete when their bytes land
 //! ([`uploads::complete`]). A reaction that can never succeed is logged
 //! here and counts as done; what comes back is always worth a retry.
 
 use crate::blog::{self, BlogState};
 use crate::objects::ObjectEvent;
 use crate::reaction::ReactionError;
+use crate::site::{self, SiteState};
 use crate::store::ChangeRecord;
 use crate::tally::Tally;
 use crate::uploads::{self, UploadsState};
@@ -24,6 +26,7 @@ use crate::uploads::{self, UploadsState};
 pub struct Reactions {
     pub blog: BlogState,
     pub uploads: UploadsState,
+    pub site: SiteState,
     /// Counts the events handled, and those to be delivered again.
     pub tally: Tally,
 }
@@ -36,7 +39,9 @@ pub struct RetryLater(pub String);
 impl Reactions {
     /// Handles one stored change.
     pub async fn on_change(&self, change: &ChangeRecord) -> Result<(), RetryLater> {
-        self.settle(blog::welcome::on_change(&self.blog, change).await)
+        let welcome = blog::welcome::on_change(&self.blog, change).await;
+        let pages = site::on_change(&self.site, change).await;
+        self.settle(welcome.and(pages))
     }
 
     /// Handles "an object was created at `key`" (S3 ObjectCreated).

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::auth::{KeySource, LocalIssuer, RemoteKeys, Verifier};
 use crate::config::{Config, ObjectsConfig, StoreConfig};
 use crate::mail::{Counted, Mailer, OutboxMailer, SesMailer};
+use crate::objects::site::{LocalSite, S3Site, SiteStore};
 use crate::objects::{LocalObjects, ObjectStore, S3Objects};
 use crate::store::{CachedTable, ChangeFeed, DynamoTable, EmbeddedTable, StoreError, Table};
 use crate::tally::Tally;
@@ -25,6 +26,10 @@ pub struct Backends {
     /// The local object store when it is the active one (its URLs are served
     /// by this process, and it notifies this process of uploads).
     pub local_objects: Option<Arc<LocalObjects>>,
+    /// The generated website: the site bucket or a local directory.
+    pub site: Arc<dyn SiteStore>,
+    /// The local directory when it is the site store (served at `/`).
+    pub local_site: Option<Arc<LocalSite>>,
     /// Outgoing mail: SES v2 or the local outbox, counted.
     pub mailer: Arc<dyn Mailer>,
     /// What was done outside requests, for `/metrics` and EMF.
@@ -80,12 +85,15 @@ impl Backends {
         let cache = Arc::new(CachedTable::new(backend, &config.cache));
         let (objects, local_objects) = objects(config, sdk.as_ref())?;
         let (verifier, local_issuer) = verifier(config)?;
+        let (site, local_site) = site(config, sdk.as_ref())?;
         let tally = Tally::default();
         Ok(Self {
             table: cache.clone(),
             cache,
             objects,
             local_objects,
+            site,
+            local_site,
             mailer: Arc::new(Counted::new(
                 mailer(config, sdk.as_ref()),
                 tally.emails_sent.clone(),
@@ -125,6 +133,23 @@ fn objects(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Objec
     }
     let local = LocalObjects::open(&config.data_dir, config.public_url.clone())
         .map_err(StartError::Objects)?;
+    let local = Arc::new(local);
+    Ok((local.clone(), Some(local)))
+}
+
+type Site = (Arc<dyn SiteStore>, Option<Arc<LocalSite>>);
+
+fn site(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Site, StartError> {
+    if let (Some(bucket), Some(sdk)) = (&config.site_bucket, sdk) {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.aws.endpoint_url.is_some())
+            .build();
+        return Ok((
+            Arc::new(S3Site::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
+            None,
+        ));
+    }
+    let local = LocalSite::open(&config.data_dir.join("site")).map_err(StartError::Objects)?;
     let local = Arc::new(local);
     Ok((local.clone(), Some(local)))
 }

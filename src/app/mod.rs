@@ -27,6 +27,7 @@ use crate::http::metrics::Metrics;
 use crate::http::ratelimit::{Budget, TrustedProxies};
 use crate::http::system::SystemState;
 use crate::reactions::Reactions;
+use crate::site::{SiteInfo, SiteState};
 use crate::todos::{SyncRules, TodosState};
 use crate::uploads::UploadsState;
 
@@ -78,6 +79,16 @@ impl Application {
             )),
             todos,
             reactions: Reactions {
+                site: SiteState {
+                    table: backends.table.clone(),
+                    store: backends.site.clone(),
+                    local: backends.local_site.clone(),
+                    building: Default::default(),
+                    info: SiteInfo {
+                        name: config.blog.name.clone(),
+                        base_url: config.public_url.clone(),
+                    },
+                },
                 blog,
                 uploads,
                 tally: backends.tally.clone(),
@@ -99,9 +110,18 @@ impl Application {
 
     /// Starts the background work this process's backends need: the
     /// embedded store's purger and change feed, the local object store's
-    /// notifications (nothing on AWS). One set at a time: shut one down
-    /// before starting another.
+    /// notifications, a first build of the local site (nothing on AWS). One
+    /// set at a time: shut one down before starting another.
     pub fn start_workers(&self) -> Workers {
+        if self.backends.local_site.is_some() {
+            let site = self.reactions.site.clone();
+            tokio::spawn(async move {
+                match crate::site::build(&site).await {
+                    Ok(built) => tracing::debug!(?built, "site built"),
+                    Err(error) => tracing::warn!(%error, "site not built"),
+                }
+            });
+        }
         let object_events = self.backends.local_objects.as_ref().map(|o| o.events());
         let embedded = self.backends.embedded.clone();
         Workers::start(embedded, object_events, &self.reactions)

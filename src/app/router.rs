@@ -16,7 +16,7 @@ use crate::http::ratelimit::TrustedProxies;
 use crate::http::response_cache::ResponseCache;
 use crate::http::throttle::Throttle;
 use crate::http::{docs, files, system};
-use crate::{account, blog, todos, uploads};
+use crate::{account, blog, site, todos, uploads};
 
 /// The API routes and the OpenAPI document that describes them (`/files`,
 /// the local stand-in for S3, is not part of the API).
@@ -48,6 +48,11 @@ pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Route
         .merge(docs::router());
     if let Some(local) = &app.backends.local_objects {
         routes = routes.merge(files::router(local.clone()));
+    }
+    if app.backends.local_site.is_some() {
+        // The generated website, for whatever no API route takes.
+        let site = app.reactions.site.clone();
+        routes = routes.fallback_service(axum::routing::get(site::serve).with_state(site));
     }
     let layers = Layers {
         verifier: app.backends.verifier.clone(),

@@ -20,7 +20,7 @@ mod subscribers;
 pub mod welcome;
 
 pub use model::{Post, Status};
-pub use render::markdown_to_safe_html;
+pub use render::{markdown_to_safe_html, markdown_to_text};
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -44,6 +44,10 @@ pub struct Post {
     /// The `sub` of the author who created it.
     #[schema(value_type = String)]
     pub author: UserId,
+    /// The author's name as shown on the site, kept when the post was
+    /// written (their username; absent when it is only their `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub cover_upload_id: Option<UploadId>,
@@ -134,7 +138,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 
 impl CreatePost {
     /// A new post by `author`, or every field error at once.
-    pub fn into_post(self, author: &UserId) -> Result<Post, ApiError> {
+    pub fn into_post(self, author: &UserId, author_name: Option<String>) -> Result<Post, ApiError> {
         let mut errors = Vec::new();
         let slug = match &self.slug {
             Some(slug) => check::<Slug>("slug", slug, &mut errors),
@@ -150,6 +154,7 @@ impl CreatePost {
             body: check_body(self.body, &mut errors),
             status,
             author: author.clone(),
+            author_name,
             cover_upload_id: check_cover(self.cover_upload_id, &mut errors),
             created_at: now,
             updated_at: now,
@@ -283,7 +288,7 @@ mod tests {
             status: None,
             cover_upload_id: None,
         }
-        .into_post(&"sub".parse().unwrap())
+        .into_post(&"sub".parse().unwrap(), None)
         .unwrap();
         assert!(!to_item(&draft).contains_key(attr::GSI1PK));
         let published = UpdatePost {

@@ -108,7 +108,8 @@ pub async fn create_post(
     author: Author,
     ApiJson(input): ApiJson<CreatePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let post = model::rendered(input.into_post(author.user.id())?).await?;
+    let name = author.user.display_name();
+    let post = model::rendered(input.into_post(author.user.id(), name)?).await?;
     let writes = vec![
         Write::Put {
             item: model::to_item(&post),

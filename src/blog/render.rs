@@ -57,6 +57,26 @@ pub async fn render(markdown: String) -> Result<String, RenderError> {
     }
 }
 
+/// The words of `markdown` without its markup, on one line (for excerpts
+/// and descriptions); reads no further than it needs for `max_chars`.
+pub fn markdown_to_text(markdown: &str, max_chars: usize) -> String {
+    let mut text = String::new();
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    ) {
+        match event {
+            Event::Text(words) | Event::Code(words) => text.push_str(&words),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            _ => {}
+        }
+        if text.len() > max_chars * 4 + 64 {
+            break;
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn markdown_to_safe_html(markdown: &str) -> Result<String, RenderError> {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events: Vec<Event> = Parser::new_ext(markdown, options)

@@ -56,6 +56,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// Where files live.
     pub objects: ObjectsConfig,
+    /// The S3 bucket the blog's website is generated into
+    /// (`APP_SITE_BUCKET`); unset, it goes to `$APP_DATA_DIR/site/`, served
+    /// at `/`.
+    pub site_bucket: Option<String>,
     /// How mail goes out.
     pub mail: MailConfig,
     /// The service's own address as clients reach it (`APP_PUBLIC_URL`), for
@@ -146,6 +150,7 @@ impl Config {
     pub fn uses_aws(&self) -> bool {
         matches!(self.store, StoreConfig::Dynamo { .. })
             || matches!(self.objects, ObjectsConfig::S3 { .. })
+            || self.site_bucket.is_some()
             || self.mail.ses
     }
 }
@@ -210,6 +215,7 @@ impl Config {
                 Some(bucket) => ObjectsConfig::S3 { bucket },
                 None => ObjectsConfig::Local,
             },
+            site_bucket: var("APP_SITE_BUCKET"),
             mail: match var("APP_MAIL_FROM") {
                 Some(from) => MailConfig { from, ses: true },
                 None => MailConfig {

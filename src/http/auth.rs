@@ -48,6 +48,14 @@ impl User {
         }
     }
 
+    /// The name to show for this user in public: the username, unless it
+    /// is the `sub` again (as in Cognito pools that sign in by email), which
+    /// is never shown.
+    pub fn display_name(&self) -> Option<String> {
+        let name = self.claims.username().trim();
+        (!name.is_empty() && name != self.id.to_string()).then(|| name.to_string())
+    }
+
     pub fn profile(&self) -> Profile {
         Profile {
             sub: self.id.to_string(),

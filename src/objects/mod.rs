@@ -10,6 +10,7 @@
 
 mod local;
 mod s3;
+pub mod site;
 mod sniff;
 
 pub use local::{LocalObjects, ObjectEvent, ObjectEvents, ReceiveError, SignatureError};

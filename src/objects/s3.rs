@@ -162,7 +162,7 @@ fn presigned(request: PresignedRequest, expires_in: Duration) -> Presigned {
     }
 }
 
-fn object_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> ObjectError
+pub(super) fn object_error<E>(error: SdkError<E, crate::aws::HttpResponse>) -> ObjectError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

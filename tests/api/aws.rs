@@ -436,3 +436,85 @@ async fn writes_through_another_instance_are_never_lost_to_a_stale_cache() {
     assert_eq!(deleted.status(), 204);
     assert_problem(b.get_todo(&alice, &id).await, 404).await;
 }
+
+/// On AWS the site goes to the site bucket, written by the reaction to the
+/// DynamoDB stream, with the headers CloudFront serves it by; the service
+/// itself serves no site then.
+#[tokio::test]
+#[ignore = "needs moto: ./scripts/test"]
+async fn the_site_is_generated_into_the_site_bucket_from_the_stream() {
+    let url = moto();
+    let s3 = crate::emulator::s3_client(&sdk(&url).await);
+    let bucket = unique("site");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let app = TestApp::builder()
+        .with_env("APP_SITE_BUCKET", &bucket)
+        .spawn()
+        .await;
+    let ann = app.token_in("ann", &["authors"]).await;
+    let post = json!({"title": "Bucket news", "body": "Words.", "status": "published"});
+    app.new_post(&ann, post).await;
+    app.drain_reactions().await;
+
+    let page = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("posts/bucket-news/index.html")
+        .send()
+        .await
+        .expect("the post's page in the bucket");
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.cache_control(),
+        Some("public, max-age=0, s-maxage=60, must-revalidate")
+    );
+    let html = page.body.collect().await.unwrap().into_bytes();
+    assert!(String::from_utf8_lossy(&html).contains("<h1>Bucket news</h1>"));
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    for key in [
+        "index.html",
+        "feed.xml",
+        "sitemap.xml",
+        "robots.txt",
+        "404.html",
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    let stylesheet = keys
+        .iter()
+        .find(|k| k.starts_with("assets/style."))
+        .unwrap();
+    let css = s3
+        .head_object()
+        .bucket(&bucket)
+        .key(*stylesheet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        css.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        app.get_public("/").await.status(),
+        404,
+        "CloudFront serves it"
+    );
+
+    // Deleting the post takes its page out of the bucket.
+    let delete = app.request(
+        reqwest::Method::DELETE,
+        "/blog/posts/bucket-news",
+        Some(&ann),
+    );
+    assert_eq!(delete.send().await.unwrap().status(), 204);
+    app.drain_reactions().await;
+    let gone = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("posts/bucket-news/index.html")
+        .send()
+        .await;
+    assert!(gone.is_err(), "the page is gone");
+}

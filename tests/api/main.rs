@@ -19,6 +19,7 @@ mod lambda;
 mod load;
 mod mail;
 mod response_cache;
+mod site;
 mod subscribers;
 mod sync;
 mod throttle;

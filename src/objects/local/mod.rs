@@ -249,7 +249,7 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<ObjectInfo>) -> std::io::Result
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(in crate::objects) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ObjectError> {
     tokio::task::spawn_blocking(work)

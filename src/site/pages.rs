@@ -1,0 +1,294 @@
+//! The site's pages, rendered with maud: HTML checked at compile time and
+//! escaped by default; only a post's body, sanitized when it was written,
+//! goes in as it is.
+//!
+//! Every page is plain HTML5 with one small stylesheet, readable with no
+//! JavaScript, and carries the subscribe form, which works as an ordinary
+//! form POST.
+
+use std::sync::LazyLock;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::blog::Post;
+
+/// What every page says about the site.
+#[derive(Clone, Debug)]
+pub struct SiteInfo {
+    pub name: String,
+    /// Where readers reach the site, without a trailing slash.
+    pub base_url: String,
+}
+
+/// The stylesheet, and its path, named by its content so it can be cached
+/// for a year.
+pub struct Stylesheet {
+    pub path: String,
+    pub css: &'static str,
+}
+
+pub static STYLESHEET: LazyLock<Stylesheet> = LazyLock::new(|| {
+    let css = include_str!("style.css");
+    let digest = crate::objects::site::digest(css.as_bytes());
+    Stylesheet {
+        path: format!("assets/style.{}.css", &digest[..12]),
+        css,
+    }
+});
+
+/// What a page tells the `<head>`.
+struct Head<'a> {
+    title: &'a str,
+    description: &'a str,
+    /// Relative to the site root: `""`, `posts/hello/`.
+    path: &'a str,
+    kind: &'a str,
+}
+
+fn layout(site: &SiteInfo, head: &Head, body: Markup) -> String {
+    let canonical = format!("{}/{}", site.base_url, head.path);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (head.title) }
+                meta name="description" content=(head.description);
+                link rel="canonical" href=(canonical);
+                link rel="stylesheet" href={ "/" (STYLESHEET.path) };
+                link rel="alternate" type="application/atom+xml" title=(site.name) href="/feed.xml";
+                meta property="og:site_name" content=(site.name);
+                meta property="og:title" content=(head.title);
+                meta property="og:description" content=(head.description);
+                meta property="og:type" content=(head.kind);
+                meta property="og:url" content=(canonical);
+            }
+            body {
+                header.site { div.wrap { a href="/" { (site.name) } } }
+                main.wrap { (body) }
+                footer.site { div.wrap { (subscribe_form(site)) } }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// A plain form: the API answers it with a redirect to `subscribed/`.
+fn subscribe_form(site: &SiteInfo) -> Markup {
+    html! {
+        form.subscribe method="post" action="/blog/subscribers" {
+            label for="email" { "New posts from " (site.name) " by email:" }
+            input #email type="email" name="email" required autocomplete="email" placeholder="you@example.com";
+            button type="submit" { "Subscribe" }
+        }
+    }
+}
+
+/// One page of the home page's list, newest first.
+pub fn home(site: &SiteInfo, posts: &[&Post], page: usize, pages: usize) -> String {
+    let path = home_path(page);
+    let title = match page {
+        1 => site.name.clone(),
+        _ => format!("{} (page {page} of {pages})", site.name),
+    };
+    let description = format!("The newest posts of {}.", site.name);
+    let body = html! {
+        h1 { (site.name) }
+        @if posts.is_empty() {
+            p { "Nothing is published yet." }
+        }
+        ol.posts {
+            @for post in posts {
+                li {
+                    h2 { a href={ "/" (post_path(post)) } { (post.title) } }
+                    (byline(post))
+                    p { (excerpt(post)) }
+                }
+            }
+        }
+        nav.pages aria-label="More posts" {
+            @if page > 1 { a href={ "/" (home_path(page - 1)) } rel="prev" { "Newer posts" } } @else { span {} }
+            @if page < pages { a href={ "/" (home_path(page + 1)) } rel="next" { "Older posts" } }
+        }
+    };
+    layout(
+        site,
+        &Head {
+            title: &title,
+            description: &description,
+            path: &path,
+            kind: "website",
+        },
+        body,
+    )
+}
+
+/// A post's own page.
+pub fn post(site: &SiteInfo, post: &Post) -> String {
+    let path = post_path(post);
+    let description = excerpt(post);
+    let title = format!("{} · {}", post.title, site.name);
+    let body = html! {
+        article {
+            h1 { (post.title) }
+            (byline(post))
+            (PreEscaped(&post.body_html))
+        }
+        p { a href="/" { "All posts" } }
+    };
+    layout(
+        site,
+        &Head {
+            title: &title,
+            description: &description,
+            path: &path,
+            kind: "article",
+        },
+        body,
+    )
+}
+
+/// What a missing page answers.
+pub fn not_found(site: &SiteInfo) -> String {
+    let body = html! {
+        h1 { "Page not found" }
+        p { "There is no page at this address. " a href="/" { "All posts" } }
+    };
+    let head = Head {
+        title: "Page not found",
+        description: "There is no page at this address.",
+        path: "404.html",
+        kind: "website",
+    };
+    layout(site, &head, body)
+}
+
+/// Where a subscriber lands after the form.
+pub fn subscribed(site: &SiteInfo) -> String {
+    let body = html! {
+        h1 { "Check your inbox" }
+        p { "If the address can receive mail, a welcome message from " (site.name) " is on its way." }
+        p { a href="/" { "Back to the posts" } }
+    };
+    let head = Head {
+        title: "Check your inbox",
+        description: "A welcome message is on its way.",
+        path: "subscribed/",
+        kind: "website",
+    };
+    layout(site, &head, body)
+}
+
+fn byline(post: &Post) -> Markup {
+    let published = post.published_at.unwrap_or(post.created_at);
+    html! {
+        p.meta {
+            time datetime=(rfc3339(published)) { (human_date(published)) }
+            @if let Some(name) = &post.author_name { " · " (name) }
+        }
+    }
+}
+
+/// The Atom feed of the newest posts.
+pub fn feed(site: &SiteInfo, posts: &[&Post]) -> String {
+    let updated = posts
+        .iter()
+        .map(|p| p.updated_at)
+        .max()
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let xml = html! {
+        feed xmlns="http://www.w3.org/2005/Atom" {
+            title { (site.name) }
+            id { (site.base_url) "/" }
+            link href={ (site.base_url) "/" } {}
+            link rel="self" href={ (site.base_url) "/feed.xml" } {}
+            updated { (rfc3339(updated)) }
+            @for post in posts {
+                entry {
+                    title { (post.title) }
+                    id { (site.base_url) "/" (post_path(post)) }
+                    link href={ (site.base_url) "/" (post_path(post)) } {}
+                    published { (rfc3339(post.published_at.unwrap_or(post.created_at))) }
+                    updated { (rfc3339(post.updated_at)) }
+                    author { name { (post.author_name.as_deref().unwrap_or(&site.name)) } }
+                    summary { (excerpt(post)) }
+                    content type="html" { (post.body_html) }
+                }
+            }
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}",
+        xml.into_string()
+    )
+}
+
+/// Every page a search engine should know.
+pub fn sitemap(site: &SiteInfo, posts: &[&Post], pages: usize) -> String {
+    let xml = html! {
+        urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" {
+            @for page in 1..=pages {
+                url { loc { (site.base_url) "/" (home_path(page)) } }
+            }
+            @for post in posts {
+                url {
+                    loc { (site.base_url) "/" (post_path(post)) }
+                    lastmod { (rfc3339(post.updated_at)) }
+                }
+            }
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}",
+        xml.into_string()
+    )
+}
+
+pub fn robots(site: &SiteInfo) -> String {
+    format!(
+        "User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n",
+        site.base_url
+    )
+}
+
+/// A post's page, as a directory (served by its `index.html`).
+pub fn post_path(post: &Post) -> String {
+    format!("posts/{}/", post.slug)
+}
+
+/// Home page `page` (from 1).
+pub fn home_path(page: usize) -> String {
+    match page {
+        1 => String::new(),
+        _ => format!("page/{page}/"),
+    }
+}
+
+/// The first words of a post's text, for lists and descriptions.
+pub fn excerpt(post: &Post) -> String {
+    const MAX_CHARS: usize = 200;
+    let text = crate::blog::markdown_to_text(&post.body, MAX_CHARS);
+    if text.chars().count() <= MAX_CHARS {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_CHARS).collect();
+    let words = cut
+        .rsplit_once(' ')
+        .map_or(cut.as_str(), |(words, _)| words);
+    format!("{}…", words.trim_end_matches([',', '.', ';', ':']))
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+fn human_date(at: OffsetDateTime) -> String {
+    at.format(format_description!(
+        "[day padding:none] [month repr:long] [year]"
+    ))
+    .unwrap_or_default()
+}
