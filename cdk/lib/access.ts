@@ -11,6 +11,41 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 /** Key prefixes the service writes: users' files and their thumbnails. */
 export const SERVICE_PREFIXES = ['users/', 'thumbs/'];
 
+/**
+ * What the site generator owns in the site bucket (`GENERATED` in
+ * src/site/mod.rs; a test keeps the two equal): it writes and deletes these
+ * only, so anything else a deployer puts in the bucket is left alone.
+ */
+export const SITE_PATHS = [
+  'index.html',
+  'page/',
+  'posts/',
+  'assets/',
+  'feed.xml',
+  'sitemap.xml',
+  'robots.txt',
+  '404.html',
+  'subscribed/',
+];
+
+/** The events function's extra rights: writing the generated site. */
+export function siteStatements(site: s3.IBucket): iam.PolicyStatement[] {
+  const objects = SITE_PATHS.map((path) => site.arnForObjects(path.endsWith('/') ? `${path}*` : path));
+  return [
+    new iam.PolicyStatement({
+      sid: 'SitePages',
+      actions: ['s3:PutObject', 's3:DeleteObject'],
+      resources: objects,
+    }),
+    new iam.PolicyStatement({
+      sid: 'ListSitePages',
+      actions: ['s3:ListBucket'],
+      resources: [site.bucketArn],
+      conditions: { StringEquals: { 's3:prefix': SITE_PATHS } },
+    }),
+  ];
+}
+
 export interface ServiceResources {
   readonly table: dynamodb.ITable;
   readonly indexNames: string[];

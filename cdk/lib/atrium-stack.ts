@@ -13,7 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
-import { serviceStatements } from './access';
+import { serviceStatements, siteStatements } from './access';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { EcsApi, EcsApiProps, Events, FunctionProps, LambdaApi, defaultBootstrapDir } from './compute';
 import { Data } from './data';
@@ -91,6 +91,7 @@ export class AtriumStack extends Stack {
       APP_STORE: 'dynamodb',
       APP_TABLE: data.table.tableName,
       APP_BUCKET: storage.uploads.bucketName,
+      APP_SITE_BUCKET: storage.site.bucketName,
       APP_MAIL_FROM: mail.from,
       APP_COGNITO_USER_POOL_ID: identity.userPool.userPoolId,
       APP_COGNITO_CLIENT_IDS: identity.appClient.userPoolClientId,
@@ -125,7 +126,8 @@ export class AtriumStack extends Stack {
       bootstrapDir,
       // Links in mail (unsubscribe) go through CloudFront's /blog/*.
       environment: serviceEnvironment({ ...environment, APP_PUBLIC_URL: publicUrl }),
-      statements,
+      statements: [...statements, ...siteStatements(storage.site)],
+      site: storage.site,
       table: data.table,
       uploads: storage.uploads,
     });

@@ -3,7 +3,8 @@
  * Function URL or API Gateway, context `front`), or as an ECS/Fargate
  * service behind an ALB (context `compute`); the events function (DynamoDB
  * Stream INSERTs of subscribers, S3 ObjectCreated under `users/`) is Lambda
- * in both shapes. All are the same binary.
+ * in both shapes; it also writes the blog's site into the site bucket. All
+ * are the same binary.
  *
  * Every Lambda deploy publishes a version behind the alias `live`, and
  * everything that invokes a function (the URL, API Gateway, the stream, S3)
@@ -27,7 +28,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { SERVICE_PREFIXES } from './access';
+import { SERVICE_PREFIXES, SITE_PATHS } from './access';
 import { acknowledge, acknowledgeWildcardBelow } from './nag';
 import { repoRoot } from './repo';
 import { serviceEnvironment } from './environment';
@@ -225,6 +226,8 @@ export class EcsApi extends Construct {
 export interface EventsProps extends FunctionProps {
   readonly table: dynamodb.ITable;
   readonly uploads: s3.Bucket;
+  /** The site bucket, whose generated pages the function writes. */
+  readonly site: s3.IBucket;
 }
 
 /** The events function with its two sources and the stream's on-failure queue. */
@@ -240,6 +243,14 @@ export class Events extends Construct {
       memorySize: 1024, // thumbnails of 12 MP photos
       timeout: Duration.seconds(60),
     });
+    for (const path of SITE_PATHS.filter((p) => p.endsWith('/'))) {
+      acknowledgeWildcardBelow(
+        this,
+        props.site,
+        `/${path}*`,
+        `Every object below ${path} is a page the site generator writes; the actions are named.`,
+      );
+    }
     this.failures = new sqs.Queue(this, 'Failures', {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -255,11 +266,15 @@ export class Events extends Construct {
         maxRecordAge: Duration.hours(6),
         reportBatchItemFailures: true,
         onFailure: new sources.SqsDlq(this.failures),
-        // Only new subscribers need a reaction (the welcome email).
+        // New subscribers (the welcome email) and every change of a post
+        // (the site's pages); nothing else needs a reaction.
         filters: [
           lambda.FilterCriteria.filter({
             eventName: lambda.FilterRule.isEqual('INSERT'),
             dynamodb: { Keys: { SK: { S: lambda.FilterRule.isEqual('SUB') } } },
+          }),
+          lambda.FilterCriteria.filter({
+            dynamodb: { Keys: { SK: { S: lambda.FilterRule.isEqual('POST') } } },
           }),
         ],
       }),

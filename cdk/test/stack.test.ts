@@ -14,8 +14,9 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/atrium';
-import { latestTable } from '../lib/repo';
+import { latestTable, repoRoot } from '../lib/repo';
 import { knownVariables, serviceEnvironment } from '../lib/environment';
+import { SITE_PATHS } from '../lib/access';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-cdk-test-'));
 process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -212,7 +213,7 @@ test('ECS shape: Fargate behind an ALB, /readyz health check, drain as long as t
   assert.deepEqual(metrics.sort(), ['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
 });
 
-test('the events function reads only subscriber INSERTs, bisects, caps retries and age, and keeps failures', () => {
+test('the events function reads only subscriber INSERTs and post changes, bisects, caps retries and age, and keeps failures', () => {
   for (const template of [lambdaShape, ecsShape]) {
     const [mapping] = resources(template, 'AWS::Lambda::EventSourceMapping');
     const props = mapping.Properties;
@@ -221,8 +222,11 @@ test('the events function reads only subscriber INSERTs, bisects, caps retries a
     assert.equal(props.MaximumRecordAgeInSeconds, 21600);
     assert.deepEqual(props.FunctionResponseTypes, ['ReportBatchItemFailures']);
     assert.ok(props.DestinationConfig.OnFailure.Destination);
-    const pattern = JSON.parse(props.FilterCriteria.Filters[0].Pattern);
-    assert.deepEqual(pattern, { eventName: ['INSERT'], dynamodb: { Keys: { SK: { S: ['SUB'] } } } });
+    const patterns = props.FilterCriteria.Filters.map((f: any) => JSON.parse(f.Pattern));
+    assert.deepEqual(patterns, [
+      { eventName: ['INSERT'], dynamodb: { Keys: { SK: { S: ['SUB'] } } } },
+      { dynamodb: { Keys: { SK: { S: ['POST'] } } } },
+    ]);
   }
 });
 
@@ -593,4 +597,33 @@ test('every shape and combination of context flags synthesizes offline and passe
   }
   assert.throws(() => synth({ compute: 'ecs', front: 'apigateway' }), /front=apigateway/);
   assert.throws(() => synth({ compute: 'lambda', front: 'alb' }), /front=alb/);
+});
+
+test('the events function writes the site bucket, and only the paths the generator owns', () => {
+  // The paths are the generator's own list (src/site/mod.rs).
+  const source = fs.readFileSync(path.join(repoRoot(), 'src', 'site', 'mod.rs'), 'utf8');
+  const declared = source.match(/pub const GENERATED: \[&str; \d+\] = \[([^\]]*)\]/)![1];
+  assert.deepEqual([...declared.matchAll(/"([^"]+)"/g)].map((m) => m[1]), SITE_PATHS);
+  for (const template of [lambdaShape, ecsShape]) {
+    const site = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) => id.includes('Site'))!;
+    const statements = resources(template, 'AWS::IAM::Policy').flatMap((p) =>
+      p.Properties.PolicyDocument.Statement.map((s: any) => ({ ...s, roles: JSON.stringify(p.Properties.Roles) })),
+    );
+    const onSite = statements.filter((s: any) => JSON.stringify(s.Resource).includes(site));
+    assert.ok(onSite.length >= 2, 'statements on the site bucket');
+    for (const statement of onSite) {
+      assert.match(statement.roles, /EventsFunctionRole/, 'only the events function touches the site');
+    }
+    const pages = onSite.find((s: any) => s.Sid === 'SitePages');
+    assert.deepEqual(pages.Action, ['s3:PutObject', 's3:DeleteObject']);
+    const written = JSON.stringify(pages.Resource);
+    for (const owned of ['/posts/*', '/page/*', '/index.html', '/feed.xml']) assert.ok(written.includes(owned), owned);
+    assert.ok(!written.includes('"/*"'), 'not the whole bucket');
+    const list = onSite.find((s: any) => s.Sid === 'ListSitePages');
+    assert.deepEqual(list.Condition.StringEquals['s3:prefix'], SITE_PATHS);
+    const env = resources(template, 'AWS::Lambda::Function').find(
+      (f) => f.Properties.Environment?.Variables?.APP_LAMBDA_HANDLER === 'events',
+    )!.Properties.Environment.Variables;
+    assert.match(JSON.stringify(env.APP_SITE_BUCKET), new RegExp(site));
+  }
 });
