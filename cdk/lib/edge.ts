@@ -49,7 +49,11 @@ export class Edge extends Construct {
       defaultBehavior: {
         origin: origins.S3BucketOrigin.withOriginAccessControl(props.site),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        // TTLs come from the objects' Cache-Control, as the generator sets it.
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        functionAssociations: [
+          { function: directoryIndexes(this), eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+        ],
       },
       additionalBehaviors: {
         '/blog/*': {
@@ -74,4 +78,30 @@ export class Edge extends Construct {
     }
     acknowledge(this.distribution, 'CFR7', 'The S3 origin uses origin access control, which this rule predates.');
   }
+}
+
+/**
+ * A post's page is `posts/{slug}/index.html`; S3 behind origin access
+ * control knows no directory indexes, so a path ending in `/` asks for its
+ * `index.html`, and a path without an extension is sent to the slash.
+ */
+function directoryIndexes(scope: Construct): cloudfront.Function {
+  return new cloudfront.Function(scope, 'DirectoryIndexes', {
+    runtime: cloudfront.FunctionRuntime.JS_2_0,
+    comment: 'posts/hello/ -> posts/hello/index.html',
+    code: cloudfront.FunctionCode.fromInline(`
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.endsWith('/')) {
+    request.uri = uri + 'index.html';
+    return request;
+  }
+  var last = uri.substring(uri.lastIndexOf('/') + 1);
+  if (last.indexOf('.') === -1) {
+    return { statusCode: 301, statusDescription: 'Moved Permanently', headers: { location: { value: uri + '/' } } };
+  }
+  return request;
+}`),
+  });
 }

@@ -175,6 +175,15 @@ test('CloudFront serves the site through origin access control and /blog/* from 
     );
     assert.ok(blog, 'a /blog/* behaviour');
     assert.deepEqual(blog.CachedMethods, ['GET', 'HEAD', 'OPTIONS']);
+    // Directory pages (posts/hello/) are served by their index.html.
+    const site = distribution.Properties.DistributionConfig.DefaultCacheBehavior;
+    assert.equal(site.FunctionAssociations[0].EventType, 'viewer-request');
+    const [fn] = resources(template, 'AWS::CloudFront::Function');
+    const handler = new Function(`${fn.Properties.FunctionCode}; return handler;`)();
+    assert.equal(handler({ request: { uri: '/' } }).uri, '/index.html');
+    assert.equal(handler({ request: { uri: '/posts/hello/' } }).uri, '/posts/hello/index.html');
+    assert.equal(handler({ request: { uri: '/posts/hello' } }).headers.location.value, '/posts/hello/');
+    assert.equal(handler({ request: { uri: '/feed.xml' } }).uri, '/feed.xml');
   }
 });
 
