@@ -5,7 +5,7 @@
 //! gets the same 202, so addresses can't be probed.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::BlogState;
 use super::subscriber::{self, Subscriber, escape, hash_secret};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiPath, JsonOrForm};
 use crate::http::openapi::ProblemResponse;
 use crate::http::ratelimit::{ClientIp, Verdict};
 use crate::ids::EmailAddress;
@@ -45,9 +45,17 @@ const ACCEPTED: Accepted = Accepted {
 
 /// Subscribe an address to the blog. Always 202 with the same body, whether
 /// or not the address was subscribed already, so addresses can't be probed.
-#[utoipa::path(post, path = "/blog/subscribers", tag = "blog", request_body = Subscribe,
+/// A site page's form posts the same fields form-encoded and is sent on to
+/// the site's "check your inbox" page (303).
+#[utoipa::path(post, path = "/blog/subscribers", tag = "blog",
+    request_body(content(
+        (Subscribe = "application/json"),
+        (Subscribe = "application/x-www-form-urlencoded"),
+    )),
     responses(
         (status = 202, body = Accepted),
+        (status = 303, description = "A form post: on to the site's `subscribed/` page",
+            headers(("Location" = String))),
         (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, body = Problem, content_type = "application/problem+json",
@@ -56,8 +64,12 @@ const ACCEPTED: Accepted = Accepted {
 pub async fn subscribe(
     State(state): State<BlogState>,
     ClientIp(client): ClientIp,
-    ApiJson(input): ApiJson<Subscribe>,
+    body: JsonOrForm<Subscribe>,
 ) -> Result<Response, ApiError> {
+    let (input, from_page) = match body {
+        JsonOrForm::Json(input) => (input, false),
+        JsonOrForm::Form(input) => (input, true),
+    };
     // Counted first, so that a flood of bad addresses is refused too.
     if let Verdict::Refuse { wait } = state.subscribe_limiter.check(&client) {
         return Err(state.subscribe_limiter.refusal(wait, "this address"));
@@ -78,6 +90,12 @@ pub async fn subscribe(
     };
     // Already subscribed answers the same.
     state.table.write_if(write).await?;
+    if from_page {
+        // Relative, so it resolves on whatever host the page was served
+        // from (CloudFront's `/blog/*` on AWS): the site's own page.
+        let location = [(header::LOCATION, "../subscribed/")];
+        return Ok((StatusCode::SEE_OTHER, location).into_response());
+    }
     Ok((StatusCode::ACCEPTED, axum::Json(ACCEPTED)).into_response())
 }
 

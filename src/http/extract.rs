@@ -109,20 +109,51 @@ fn missing_field_name(message: &str) -> Option<String> {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
+    let essence = media_type(headers);
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The request's media type, lower-cased, without parameters.
+fn media_type(headers: &HeaderMap) -> String {
+    let value = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value
+        .unwrap_or("");
+    value
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .to_ascii_lowercase()
+}
+
+/// A body sent as JSON, or as an HTML form (`application/x-www-form-urlencoded`)
+/// by a page that works without JavaScript; the handler answers each kind
+/// in its own way. The same limits and checks apply to both.
+pub enum JsonOrForm<T> {
+    Json(T),
+    Form(T),
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if media_type(req.headers()) != "application/x-www-form-urlencoded" {
+            let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
+            return Ok(Self::Json(value));
+        }
+        if declared_length(req.headers()).is_some_and(|length| length > JSON_BODY_LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), JSON_BODY_LIMIT)
+            .await
+            .map_err(body_error)?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Self::Form)
+            .map_err(|e| ApiError::Validation(vec![FieldError::new("body", e.to_string())]))
+    }
 }
 
 /// A query string, deserialized; a malformed one is a 400 naming the problem.

@@ -241,3 +241,66 @@ async fn the_site_is_served_like_a_web_server_would() {
     assert_eq!(app.get_public("/blog/posts/served").await.status(), 200);
     assert_eq!(app.get_public("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_subscribe_form_works_as_a_plain_form_post() {
+    let app = spawn_app().await;
+    app.drain_reactions().await;
+    let (_, home) = page(&app, "/").await;
+    assert!(
+        home.contains(r#"<form class="subscribe" method="post" action="/blog/subscribers">"#),
+        "{home}"
+    );
+    assert!(home.contains(r#"name="email""#));
+
+    let email = format!(
+        "reader-{}@example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let posted = no_redirects
+        .post(app.url("/blog/subscribers"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encoded(&email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    assert_eq!(header(&posted, "location"), "../subscribed/");
+    // As a browser follows it: relative to the form's address.
+    let followed = app
+        .client
+        .post(app.url("/blog/subscribers"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encoded(&email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.url().path(), "/subscribed/");
+    assert!(followed.text().await.unwrap().contains("Check your inbox"));
+    app.drain_reactions().await;
+    assert_eq!(
+        crate::subscribers::mail_to(&app, &email).await.len(),
+        1,
+        "one welcome"
+    );
+
+    let bad = no_redirects
+        .post(app.url("/blog/subscribers"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encoded("not an address"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
+
+/// `email=...` as a browser sends the form.
+fn form_encoded(email: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", email)
+        .finish()
+}
