@@ -12,6 +12,7 @@
 //! email, sent as a reaction to the stored subscriber ([`welcome`]).
 
 mod author;
+mod letters;
 pub mod model;
 mod posts;
 mod render;

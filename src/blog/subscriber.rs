@@ -56,19 +56,3 @@ pub fn new_token(email: &EmailAddress) -> (String, String) {
     let token = format!("{}.{secret}", URL_SAFE_NO_PAD.encode(email.as_str()));
     (token, hash_secret(&secret))
 }
-
-/// Escapes text for HTML element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}

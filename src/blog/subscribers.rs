@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::BlogState;
-use super::subscriber::{self, Subscriber, escape, hash_secret};
+use super::letters;
+use super::subscriber::{self, Subscriber, hash_secret};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiPath, JsonOrForm};
 use crate::http::openapi::ProblemResponse;
@@ -110,10 +111,8 @@ pub async fn unsubscribe_page(
     ApiPath(token): ApiPath<String>,
 ) -> Result<Html<String>, ApiError> {
     verify(&state, &token).await?;
-    let page = include_str!("templates/unsubscribe.html")
-        .replace("{blog_name}", &escape(&state.config.name))
-        .replace("{action}", &escape(&format!("/blog/subscribers/{token}")));
-    Ok(Html(page))
+    let action = format!("/blog/subscribers/{token}");
+    Ok(Html(letters::unsubscribe_page(&state.config.name, &action)))
 }
 
 /// Unsubscribe (the page's button, and one-click `List-Unsubscribe-Post`).
@@ -126,9 +125,7 @@ pub async fn unsubscribe_by_post(
     ApiPath(token): ApiPath<String>,
 ) -> Result<Html<String>, ApiError> {
     unsubscribe(&state, &token).await?;
-    let page = include_str!("templates/unsubscribed.html")
-        .replace("{blog_name}", &escape(&state.config.name));
-    Ok(Html(page))
+    Ok(Html(letters::unsubscribed_page(&state.config.name)))
 }
 
 /// Unsubscribe.

@@ -16,7 +16,8 @@
 //! a redelivered record sends a second welcome.
 
 use super::BlogState;
-use super::subscriber::{self, Subscriber, escape, new_token};
+use super::letters;
+use super::subscriber::{self, Subscriber, new_token};
 use crate::clock::now_epoch;
 use crate::ids::EmailAddress;
 use crate::keys;
@@ -104,20 +105,11 @@ async fn put_next(state: &BlogState, subscriber: &mut Subscriber) -> Result<bool
 fn welcome_message(state: &BlogState, email: &EmailAddress, token: &str) -> Message {
     let blog = &state.config.name;
     let link = format!("{}/blog/subscribers/{token}", state.public_url);
-    let fill = |template: &str, blog: &str, link: &str| {
-        template
-            .replace("{blog_name}", blog)
-            .replace("{unsubscribe_url}", link)
-    };
     Message {
         to: email.clone(),
         subject: format!("Welcome to {blog}"),
-        text: fill(include_str!("templates/welcome.txt"), blog, &link),
-        html: fill(
-            include_str!("templates/welcome.html"),
-            &escape(blog),
-            &escape(&link),
-        ),
+        text: letters::welcome_text(blog, &link),
+        html: letters::welcome_html(blog, &link),
         headers: vec![
             ("List-Unsubscribe".into(), format!("<{link}>")),
             (
