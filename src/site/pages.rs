@@ -282,8 +282,10 @@ pub fn excerpt(post: &Post) -> String {
     format!("{}…", words.trim_end_matches([',', '.', ';', ':']))
 }
 
+/// To the second: HTML's `datetime` takes at most three decimals.
 fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
+    let seconds = at.replace_nanosecond(0).unwrap_or(at);
+    seconds.format(&Rfc3339).unwrap_or_default()
 }
 
 fn human_date(at: OffsetDateTime) -> String {
