@@ -59,7 +59,10 @@ pub fn unsubscribe_page(blog: &str, action: &str) -> String {
 }
 
 pub fn unsubscribed_page(blog: &str) -> String {
-    page("Unsubscribed", html! { h1 { "You are unsubscribed from " (blog) "." } })
+    page(
+        "Unsubscribed",
+        html! { h1 { "You are unsubscribed from " (blog) "." } },
+    )
 }
 
 #[cfg(test)]
@@ -69,8 +72,14 @@ mod tests {
     #[test]
     fn names_and_links_are_escaped() {
         let html = welcome_html("<b>Blog</b>", "https://x/?a=1&b=\"2\"");
-        assert!(html.contains("Welcome to &lt;b&gt;Blog&lt;/b&gt;!"), "{html}");
-        assert!(html.contains(r#"href="https://x/?a=1&amp;b=&quot;2&quot;""#), "{html}");
+        assert!(
+            html.contains("Welcome to &lt;b&gt;Blog&lt;/b&gt;!"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="https://x/?a=1&amp;b=&quot;2&quot;""#),
+            "{html}"
+        );
         assert!(unsubscribe_page("a\"b", "/x").contains("a&quot;b"));
     }
 }

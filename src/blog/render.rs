@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, TagEnd, html};
 
 /// The URL schemes a link or image may use.
 const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
@@ -67,7 +67,16 @@ pub fn markdown_to_text(markdown: &str, max_chars: usize) -> String {
     ) {
         match event {
             Event::Text(words) | Event::Code(words) => text.push_str(&words),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            // Blocks end in a space; inline ends (emphasis, links) do not.
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::BlockQuote(_)
+                | TagEnd::TableCell,
+            ) => text.push(' '),
             _ => {}
         }
         if text.len() > max_chars * 4 + 64 {
@@ -120,6 +129,15 @@ fn check_nesting(events: &[Event]) -> Result<(), RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_keeps_words_and_punctuation_together() {
+        let text = markdown_to_text(
+            "Some *emphasis*, a [link](https://x).\n\n## Next\n\n- one\n- two",
+            200,
+        );
+        assert_eq!(text, "Some emphasis, a link. Next one two");
+    }
 
     #[test]
     fn markdown_renders() {
