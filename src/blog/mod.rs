@@ -18,6 +18,7 @@ mod posts;
 mod render;
 mod subscriber;
 mod subscribers;
+mod view;
 pub mod welcome;
 
 pub use model::{Post, Status};

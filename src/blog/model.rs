@@ -28,8 +28,10 @@ pub enum Status {
     Published,
 }
 
-/// A blog post.
+/// A blog post as stored (and as its author's export shows it); the API
+/// shows [`super::view::PostView`].
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = StoredPost)]
 pub struct Post {
     /// Lower-case letters, digits and single dashes; unique.
     #[schema(value_type = String, example = "hello-world")]

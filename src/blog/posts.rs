@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::BlogState;
 use super::author::Author;
 use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
+use super::view::PostView;
 use crate::http::conditional::{IfMatch, IfNoneMatch, content_etag};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -43,7 +44,7 @@ pub struct ListParams {
 /// Published posts, newest first. Public; cacheable by a CDN.
 #[utoipa::path(get, path = "/blog/posts", tag = "blog", params(ListParams),
     responses(
-        (status = 200, body = Listing<Post>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, body = Listing<PostView>, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304),
         (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
@@ -61,7 +62,7 @@ pub async fn list_posts(
         ..Query::partition(keys::PUBLISHED_POSTS)
     };
     let page = state.table.query(&query, Read::Eventual).await?;
-    let body = Listing::of(page, model::from_item)?;
+    let body = Listing::of(page, |item| model::from_item(item).map(PostView::from))?;
     let bytes = json_bytes(&body);
     Ok(public(&if_none_match, content_etag(&bytes), bytes))
 }
@@ -70,7 +71,7 @@ pub async fn list_posts(
 /// for authors (404 for everyone else).
 #[utoipa::path(get, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, body = PostView, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304),
         (status = 404, response = ProblemResponse),
     ))]
@@ -83,7 +84,14 @@ pub async fn get_post(
     let post = load(&state, &slug, Read::Eventual).await?;
     let owner = author.is_some_and(|author| author.owns(&post));
     match post.status {
-        Status::Published => Ok(public(&if_none_match, etag(&post), json_bytes(&post))),
+        Status::Published => {
+            let tag = etag(&post);
+            Ok(public(
+                &if_none_match,
+                tag,
+                json_bytes(&PostView::from(post)),
+            ))
+        }
         Status::Draft if owner => Ok(with_etag(&post, StatusCode::OK)),
         Status::Draft => Err(ApiError::NotFound),
     }
@@ -94,7 +102,7 @@ pub async fn get_post(
 #[utoipa::path(post, path = "/blog/posts", tag = "blog", request_body = CreatePost,
     security(("bearer" = [])),
     responses(
-        (status = 201, body = Post, headers(("ETag" = String), ("Location" = String))),
+        (status = 201, body = PostView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
@@ -138,7 +146,7 @@ pub async fn create_post(
 #[utoipa::path(put, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
     request_body = ReplacePost, security(("bearer" = [])),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 200, body = PostView, headers(("ETag" = String))),
         (status = 403, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
@@ -163,7 +171,7 @@ pub async fn replace_post(
 #[utoipa::path(patch, path = "/blog/posts/{slug}", tag = "blog", params(("slug" = String, Path)),
     request_body = UpdatePost, security(("bearer" = [])),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 200, body = PostView, headers(("ETag" = String))),
         (status = 403, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
@@ -252,7 +260,8 @@ fn etag(post: &Post) -> String {
 /// A private (`no-store`, the service's default) answer with the post's ETag.
 fn with_etag(post: &Post, status: StatusCode) -> Response {
     let tag = HeaderValue::from_str(&etag(post)).expect("an ETag is a valid header value");
-    (status, [(header::ETAG, tag)], axum::Json(post)).into_response()
+    let view = PostView::from(post.clone());
+    (status, [(header::ETAG, tag)], axum::Json(view)).into_response()
 }
 
 fn json_bytes(value: &impl serde::Serialize) -> Vec<u8> {

@@ -212,3 +212,25 @@ async fn hostile_markdown_is_stored_as_written_and_served_harmless() {
         assert!(!html.contains(bad), "{html}");
     }
 }
+
+#[tokio::test]
+async fn readers_see_the_author_by_name_never_by_account_id() {
+    let app = spawn_app().await;
+    let ann = app.token_in("ann", &["authors"]).await;
+    let me: Value = app.get("/me", &ann).await.json().await.unwrap();
+    let sub = me["sub"].as_str().unwrap().to_string();
+    let post = json!({"title": "By name", "body": "Words.", "status": "published"});
+    let (created, _) = app.new_post(&ann, post).await;
+    assert_eq!(created["author_name"], "ann");
+    for path in ["/blog/posts/by-name", "/blog/posts"] {
+        let text = app.get_public(path).await.text().await.unwrap();
+        assert!(
+            !text.contains(&sub),
+            "{path} shows the author's sub: {text}"
+        );
+        assert!(text.contains(r#""author_name":"ann""#), "{path}: {text}");
+    }
+    // The author's own export keeps it: it is their data.
+    let export = app.get("/me/export", &ann).await.text().await.unwrap();
+    assert!(export.contains(&sub));
+}
