@@ -26,7 +26,7 @@ use crate::keys;
 use crate::objects::ObjectError;
 use crate::objects::site::{LocalSite, SiteFile, SiteStore};
 use crate::reaction::ReactionError;
-use crate::store::{ChangeRecord, Index, Query, Read, StoreError, Table};
+use crate::store::{ChangeRecord, Index, Item, Query, Read, StoreError, Table, attr};
 
 /// Posts per home page.
 pub const PER_PAGE: usize = 10;
@@ -91,9 +91,12 @@ impl From<BuildError> for ReactionError {
     }
 }
 
-/// The site's reaction: any change to a post rebuilds what shows posts.
+/// The site's reaction: a change to a post that is, or was, published
+/// rebuilds what shows posts (a draft's changes show nowhere).
 pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), ReactionError> {
-    if !keys::is_post(&change.key) {
+    let published = |image: Option<&Item>| image.is_some_and(|item| item.contains_key(attr::GSI1PK));
+    let shown = published(change.old_image.as_ref()) || published(change.new_image.as_ref());
+    if !keys::is_post(&change.key) || !shown {
         return Ok(());
     }
     let built = build(state).await?;
