@@ -100,7 +100,8 @@ pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), R
         return Ok(());
     }
     let built = build(state).await?;
-    tracing::info!(post = %change.key.pk, ?built, "site rebuilt");
+    let Built { written, deleted, unchanged } = built;
+    tracing::info!(post = %change.key.pk, written, deleted, unchanged, "site rebuilt");
     Ok(())
 }
 
