@@ -59,6 +59,8 @@ fn layout(site: &SiteInfo, head: &Head, body: Markup) -> String {
                 title { (head.title) }
                 meta name="description" content=(head.description);
                 link rel="canonical" href=(canonical);
+                // No icon: browsers would otherwise ask for /favicon.ico (a 404).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href={ "/" (STYLESHEET.path) };
                 link rel="alternate" type="application/atom+xml" title=(site.name) href="/feed.xml";
                 meta property="og:site_name" content=(site.name);
