@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use pulldown_cmark::{Event, Options, Parser, TagEnd, html};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 /// The URL schemes a link or image may use.
 const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
@@ -61,21 +61,21 @@ pub async fn render(markdown: String) -> Result<String, RenderError> {
 /// and descriptions); reads no further than it needs for `max_chars`.
 pub fn markdown_to_text(markdown: &str, max_chars: usize) -> String {
     let mut text = String::new();
+    // Code blocks and tables read badly as running text: they are left out.
+    let mut skipped = 0usize;
     for event in Parser::new_ext(
         markdown,
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
     ) {
         match event {
+            Event::Start(Tag::CodeBlock(_) | Tag::Table(_)) => skipped += 1,
+            Event::End(TagEnd::CodeBlock | TagEnd::Table) => skipped = skipped.saturating_sub(1),
+            _ if skipped > 0 => {}
             Event::Text(words) | Event::Code(words) => text.push_str(&words),
             Event::SoftBreak | Event::HardBreak => text.push(' '),
             // Blocks end in a space; inline ends (emphasis, links) do not.
             Event::End(
-                TagEnd::Paragraph
-                | TagEnd::Heading(_)
-                | TagEnd::Item
-                | TagEnd::CodeBlock
-                | TagEnd::BlockQuote(_)
-                | TagEnd::TableCell,
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::BlockQuote(_),
             ) => text.push(' '),
             _ => {}
         }

@@ -94,13 +94,18 @@ impl From<BuildError> for ReactionError {
 /// The site's reaction: a change to a post that is, or was, published
 /// rebuilds what shows posts (a draft's changes show nowhere).
 pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), ReactionError> {
-    let published = |image: Option<&Item>| image.is_some_and(|item| item.contains_key(attr::GSI1PK));
+    let published =
+        |image: Option<&Item>| image.is_some_and(|item| item.contains_key(attr::GSI1PK));
     let shown = published(change.old_image.as_ref()) || published(change.new_image.as_ref());
     if !keys::is_post(&change.key) || !shown {
         return Ok(());
     }
     let built = build(state).await?;
-    let Built { written, deleted, unchanged } = built;
+    let Built {
+        written,
+        deleted,
+        unchanged,
+    } = built;
     tracing::info!(post = %change.key.pk, written, deleted, unchanged, "site rebuilt");
     Ok(())
 }
