@@ -103,6 +103,7 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = config.data_dir.display().to_string();
     let app = Application::build(config).await?;
     let workers = app.start_workers();
+    app.build_local_site();
     let limits = Limits::from(app.config());
     let server = Server::on(listener, app.router(), grace).with_limits(limits);
     tracing::info!(%addr, data_dir, backends = %app.describe(), "listening");

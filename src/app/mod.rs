@@ -108,20 +108,27 @@ impl Application {
         router::service(self, extra)
     }
 
+    /// Builds the local site once, in the background, so that `/` answers
+    /// before the first post changes (the server does this at start; on
+    /// AWS there is no local site).
+    pub fn build_local_site(&self) {
+        if self.backends.local_site.is_none() {
+            return;
+        }
+        let site = self.reactions.site.clone();
+        tokio::spawn(async move {
+            match crate::site::build(&site).await {
+                Ok(built) => tracing::debug!(?built, "site built"),
+                Err(error) => tracing::warn!(%error, "site not built"),
+            }
+        });
+    }
+
     /// Starts the background work this process's backends need: the
     /// embedded store's purger and change feed, the local object store's
-    /// notifications, a first build of the local site (nothing on AWS). One
-    /// set at a time: shut one down before starting another.
+    /// notifications (nothing on AWS). One set at a time: shut one down
+    /// before starting another.
     pub fn start_workers(&self) -> Workers {
-        if self.backends.local_site.is_some() {
-            let site = self.reactions.site.clone();
-            tokio::spawn(async move {
-                match crate::site::build(&site).await {
-                    Ok(built) => tracing::debug!(?built, "site built"),
-                    Err(error) => tracing::warn!(%error, "site not built"),
-                }
-            });
-        }
         let object_events = self.backends.local_objects.as_ref().map(|o| o.events());
         let embedded = self.backends.embedded.clone();
         Workers::start(embedded, object_events, &self.reactions)

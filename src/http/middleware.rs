@@ -121,7 +121,12 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let (parts, _) = response.into_parts();
     let mut replaced = problem(status, None, vec![]);
     let headers = replaced.headers_mut();
-    for (name, value) in &parts.headers {
+    // The old length was the empty body's; the problem has its own.
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+    {
         headers.entry(name).or_insert(value.clone());
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {

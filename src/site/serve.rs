@@ -6,7 +6,8 @@
 //! extension, caching from the same rules the bucket's objects carry, and
 //! a strong ETag from the content answers `If-None-Match` with 304. Any
 //! path that could climb out of the directory, and anything missing, gets
-//! the site's 404 page.
+//! the site's 404 page when a browser asks (`Accept: text/html`), and the
+//! API's problem+json 404 otherwise.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -45,9 +46,14 @@ pub async fn serve(
             return redirect(&format!("/{relative}/"));
         }
     }
+    // A browser gets the site's page; an API client the API's problem.
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
     match site.read("404.html").await {
-        Some(body) => file("404.html", body, &HeaderMap::new(), StatusCode::NOT_FOUND),
-        None => StatusCode::NOT_FOUND.into_response(),
+        Some(body) if browser => file("404.html", body, &HeaderMap::new(), StatusCode::NOT_FOUND),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

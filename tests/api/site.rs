@@ -10,8 +10,14 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
 
+/// `path` as a browser asks for it.
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
-    let response = app.get_public(path).await;
+    let response = app
+        .request(Method::GET, path, None)
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
@@ -237,6 +243,13 @@ async fn the_site_is_served_like_a_web_server_would() {
         assert_eq!(status, 404, "{escape}");
         assert!(body.contains("Page not found"), "{escape}: {body}");
     }
+    // An API client asking for nothing in particular gets the API's 404.
+    let api_client = app.get_public("/nothing-here").await;
+    assert_eq!(api_client.status(), 404);
+    assert_eq!(
+        header(&api_client, "content-type"),
+        "application/problem+json"
+    );
     // The API keeps its own answers beside the site.
     assert_eq!(app.get_public("/blog/posts/served").await.status(), 200);
     assert_eq!(app.get_public("/healthz").await.status(), 200);
@@ -245,7 +258,8 @@ async fn the_site_is_served_like_a_web_server_would() {
 #[tokio::test]
 async fn the_subscribe_form_works_as_a_plain_form_post() {
     let app = spawn_app().await;
-    app.drain_reactions().await;
+    // What the server does at start: a site before the first post.
+    atrium::site::build(&app.app.reactions().site).await.unwrap();
     let (_, home) = page(&app, "/").await;
     assert!(
         home.contains(r#"<form class="subscribe" method="post" action="/blog/subscribers">"#),
