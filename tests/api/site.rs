@@ -259,7 +259,9 @@ async fn the_site_is_served_like_a_web_server_would() {
 async fn the_subscribe_form_works_as_a_plain_form_post() {
     let app = spawn_app().await;
     // What the server does at start: a site before the first post.
-    atrium::site::build(&app.app.reactions().site).await.unwrap();
+    atrium::site::build(&app.app.reactions().site)
+        .await
+        .unwrap();
     let (_, home) = page(&app, "/").await;
     assert!(
         home.contains(r#"<form class="subscribe" method="post" action="/blog/subscribers">"#),
