@@ -120,15 +120,19 @@ impl Backends {
     }
 }
 
+/// An S3 client; emulators answer on one host, so buckets go in the path there.
+fn s3_client(config: &Config, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(config.aws.endpoint_url.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
 type Objects = (Arc<dyn ObjectStore>, Option<Arc<LocalObjects>>);
 
 fn objects(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Objects, StartError> {
     if let (ObjectsConfig::S3 { bucket }, Some(sdk)) = (&config.objects, sdk) {
-        // Emulators answer on one host, so address buckets by path there.
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.aws.endpoint_url.is_some())
-            .build();
-        let store = S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket);
+        let store = S3Objects::new(s3_client(config, sdk), bucket);
         return Ok((Arc::new(store), None));
     }
     let local = LocalObjects::open(&config.data_dir, config.public_url.clone())
@@ -141,13 +145,7 @@ type Site = (Arc<dyn SiteStore>, Option<Arc<LocalSite>>);
 
 fn site(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Result<Site, StartError> {
     if let (Some(bucket), Some(sdk)) = (&config.site_bucket, sdk) {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.aws.endpoint_url.is_some())
-            .build();
-        return Ok((
-            Arc::new(S3Site::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
-            None,
-        ));
+        return Ok((Arc::new(S3Site::new(s3_client(config, sdk), bucket)), None));
     }
     let local = LocalSite::open(&config.data_dir.join("site")).map_err(StartError::Objects)?;
     let local = Arc::new(local);

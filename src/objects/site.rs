@@ -15,7 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 
-use super::local::blocking;
+use super::local::{blocking, walk};
 use super::s3::object_error;
 use super::{ObjectError, check_key};
 
@@ -83,7 +83,10 @@ impl SiteStore for LocalSite {
         let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
         blocking(move || {
             let mut found = HashMap::new();
-            walk(&root, &root, &mut found)?;
+            walk(&root, &root, &mut |path, file| {
+                found.insert(path, digest(&std::fs::read(file.path())?));
+                Ok(())
+            })?;
             found.retain(|path, _| prefixes.iter().any(|p| path.starts_with(p.as_str())));
             Ok(found)
         })
@@ -129,25 +132,6 @@ impl SiteStore for LocalSite {
     fn describe(&self) -> String {
         format!("files in {}", self.root.display())
     }
-}
-
-/// Every file under `dir` by its path relative to `root`, with its digest.
-fn walk(root: &Path, dir: &Path, found: &mut HashMap<String, String>) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            walk(root, &entry.path(), found)?;
-        } else if let Ok(relative) = entry.path().strip_prefix(root) {
-            let body = std::fs::read(entry.path())?;
-            found.insert(relative.to_string_lossy().into_owned(), digest(&body));
-        }
-    }
-    Ok(())
 }
 
 /// The site in an S3 bucket (the CDK's site bucket, behind CloudFront).

@@ -169,7 +169,11 @@ impl ObjectStore for LocalObjects {
         let prefix = prefix.to_string();
         blocking(move || {
             let mut found = Vec::new();
-            walk(&blobs, &start, &mut found)?;
+            walk(&blobs, &start, &mut |key, file| {
+                let size = file.metadata()?.len();
+                found.push(ObjectInfo { key, size });
+                Ok(())
+            })?;
             found.retain(|info: &ObjectInfo| info.key.starts_with(&prefix));
             found.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(found)
@@ -227,8 +231,13 @@ fn is_missing(error: &std::io::Error) -> bool {
     )
 }
 
-/// Collects every file under `dir` as an object keyed relative to `root`.
-fn walk(root: &Path, dir: &Path, found: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
+/// Calls `visit` with every file under `dir`: its path relative to `root`
+/// and the file itself. A missing `dir` has no files.
+pub(in crate::objects) fn walk(
+    root: &Path,
+    dir: &Path,
+    visit: &mut impl FnMut(String, &std::fs::DirEntry) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if is_missing(&e) => return Ok(()),
@@ -236,14 +245,10 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<ObjectInfo>) -> std::io::Result
     };
     for entry in entries {
         let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            walk(root, &entry.path(), found)?;
+        if entry.file_type()?.is_dir() {
+            walk(root, &entry.path(), visit)?;
         } else if let Ok(relative) = entry.path().strip_prefix(root) {
-            found.push(ObjectInfo {
-                key: relative.to_string_lossy().into_owned(),
-                size: meta.len(),
-            });
+            visit(relative.to_string_lossy().into_owned(), &entry)?;
         }
     }
     Ok(())
