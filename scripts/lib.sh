@@ -1,4 +1,5 @@
-# Shell helpers shared by scripts/test and scripts/load (sourced, not run).
+# Shell helpers shared by scripts/test, scripts/load, scripts/site and
+# scripts/lighthouse (sourced, not run).
 
 # A free TCP port on loopback.
 free_port() {
@@ -20,4 +21,29 @@ start_moto() {
   export ATRIUM_TEST_MOTO="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
+}
+
+# Debian's Chromium at /usr/bin/chromium, installed with apt-get when it is
+# missing; a fresh machine may have no package lists yet, so update once and
+# retry.
+ensure_chromium() {
+  [[ -x /usr/bin/chromium ]] && return
+  echo "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+}
+
+# Starts BINARY (`serve`) on a free port with the environment already
+# exported, logging to $2; waits for /readyz; sets server_pid and base.
+start_server() {
+  local port
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  APP_ADDR="127.0.0.1:$port" "$1" serve >"$2" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "$base/readyz" 2>/dev/null && break
+    sleep 0.1
+  done
 }
