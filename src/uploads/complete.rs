@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use super::UploadsState;
 use super::inspect::{self, content_matches, is_image};
-use super::model::{self, Status, Thumbnail, Upload};
+use super::model::{self, ImageSize, Status, Thumbnail, Upload};
 use crate::ids::UserId;
 use crate::keys;
 use crate::reaction::ReactionError;
@@ -48,16 +48,18 @@ pub async fn on_object_created(state: &UploadsState, key: &str) -> Result<(), Re
             return save(state, &owner, &failed, upload.version).await;
         }
     }
-    let verdict = check(&upload, object.body).await;
-    let finished = match &verdict {
-        Ok(thumbnails) => finish(upload.clone(), Status::Ready, None, thumbnails.clone()),
-        Err(reason) => finish(upload.clone(), Status::Failed, Some(reason.clone()), vec![]),
+    let finished = match check(&upload, object.body).await {
+        Ok(Checked { image, thumbnails }) => {
+            store_thumbnails(state, &thumbnails).await?;
+            let mut ready = finish(upload.clone(), Status::Ready, None, thumbnails);
+            ready.image = image;
+            ready
+        }
+        Err(reason) => {
+            delete_object(state, key).await?;
+            finish(upload.clone(), Status::Failed, Some(reason), vec![])
+        }
     };
-    if verdict.is_err() {
-        delete_object(state, key).await?;
-    } else {
-        store_thumbnails(state, verdict.as_ref().ok()).await?;
-    }
     save(state, &owner, &finished, upload.version).await
 }
 
@@ -123,8 +125,15 @@ pub async fn on_object_refused(
     save(state, &owner, &failed, upload.version).await
 }
 
+/// What an accepted object gave: an image's size and its thumbnails.
+#[derive(Default)]
+struct Checked {
+    image: Option<ImageSize>,
+    thumbnails: Vec<(Thumbnail, Bytes)>,
+}
+
 /// Size, type and (for images) thumbnails; `Err` is the reason to refuse.
-async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, String> {
+async fn check(upload: &Upload, body: Bytes) -> Result<Checked, String> {
     if body.len() as u64 != upload.size {
         return Err(format!(
             "{} bytes arrived, {} were declared",
@@ -136,14 +145,19 @@ async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, 
         return Err(format!("the content is not {}", upload.content_type));
     }
     if !is_image(&upload.content_type) {
-        return Ok(vec![]);
+        return Ok(Checked::default());
     }
     let work = tokio::task::spawn_blocking(move || inspect::thumbnails(&body));
     let encoded = tokio::time::timeout(THUMBNAIL_TIME_LIMIT, work)
         .await
         .map_err(|_| "the image took too long to process".to_string())?
         .map_err(|e| format!("thumbnailing failed: {e}"))??;
-    Ok(encoded
+    let image = Some(ImageSize {
+        width: encoded.width,
+        height: encoded.height,
+    });
+    let thumbnails = encoded
+        .encoded
         .into_iter()
         .map(|e| {
             let thumbnail = Thumbnail {
@@ -154,14 +168,15 @@ async fn check(upload: &Upload, body: Bytes) -> Result<Vec<(Thumbnail, Bytes)>, 
             };
             (thumbnail, Bytes::from(e.jpeg))
         })
-        .collect())
+        .collect();
+    Ok(Checked { image, thumbnails })
 }
 
 async fn store_thumbnails(
     state: &UploadsState,
-    thumbnails: Option<&Vec<(Thumbnail, Bytes)>>,
+    thumbnails: &[(Thumbnail, Bytes)],
 ) -> Result<(), ReactionError> {
-    for (thumbnail, jpeg) in thumbnails.into_iter().flatten() {
+    for (thumbnail, jpeg) in thumbnails {
         let jpeg = jpeg.clone();
         state
             .objects

@@ -8,7 +8,9 @@
 //! Decoding: `image` (zune-jpeg for JPEG); resizing: fast_image_resize
 //! (SIMD: a box average down to twice the target, then Lanczos3, as libvips
 //! shrinks then reduces; each smaller size from the previous one); encoding:
-//! jpeg-encoder (SIMD), JPEG at quality 80.
+//! jpeg-encoder (SIMD), JPEG at quality 80; libwebp (through the `webp`
+//! crate) for the site's WebP copies, lossy at quality 75: `image` encodes
+//! WebP only losslessly, which makes a photo larger than its JPEG.
 
 use std::io::Cursor;
 
@@ -36,40 +38,102 @@ pub struct Encoded {
     pub jpeg: Vec<u8>,
 }
 
+/// An image's thumbnails, and the size of the image itself (as shown:
+/// after its EXIF orientation).
+pub struct Thumbnails {
+    pub width: u32,
+    pub height: u32,
+    pub encoded: Vec<Encoded>,
+}
+
 /// Decodes `bytes` (within the limits), orients it, and encodes one JPEG per
 /// size of [`sizes_for`] the image, each smaller one resized from the
 /// previous, larger one (cheaper than from the
 /// original, and indistinguishable at these ratios). CPU-bound: run it on a
 /// blocking thread. The memory the decoded photo took goes back to the OS.
-pub fn thumbnails(bytes: &[u8]) -> Result<Vec<Encoded>, String> {
-    let encoded = decode(bytes).and_then(|image| resize_and_encode(image.into_rgb8()));
-    crate::allocator::release_unused();
-    encoded
-}
-
-fn resize_and_encode(image: RgbImage) -> Result<Vec<Encoded>, String> {
-    let mut resizer = Resizer::new();
-    let mut encoded = Vec::new();
-    let sizes = sizes_for(image.width().max(image.height()));
-    let mut source = DynamicImage::ImageRgb8(image);
-    for &size in sizes.iter().rev() {
-        // Far above the target, average boxes down to twice the target first
-        // (cheap, alias-free), as libvips' shrink-then-reduce does.
-        if source.width().max(source.height()) > 3 * size {
-            source = resize(&mut resizer, &source, 2 * size, FilterType::Box)?;
+pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails, String> {
+    let made = decode(bytes).and_then(|image| {
+        let (width, height) = (image.width(), image.height());
+        let sizes = sizes_for(width.max(height));
+        let targets: Vec<(u32, u32)> = sizes.iter().map(|&s| fit(width, height, s)).collect();
+        let mut encoded = Vec::with_capacity(sizes.len());
+        for (image, &size) in resized(image.into_rgb8(), &targets)?.iter().zip(&sizes) {
+            encoded.push(Encoded {
+                size,
+                width: image.width(),
+                height: image.height(),
+                jpeg: encode_jpeg(image)?,
+            });
         }
-        let resized = resize(&mut resizer, &source, size, FilterType::Lanczos3)?;
-        let (width, height) = (resized.width(), resized.height());
-        encoded.push(Encoded {
-            size,
+        Ok(Thumbnails {
             width,
             height,
-            jpeg: encode_jpeg(&resized)?,
-        });
-        source = resized;
+            encoded,
+        })
+    });
+    crate::allocator::release_unused();
+    made
+}
+
+/// One copy of an image for the site, in both formats.
+pub struct Derivative {
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: Vec<u8>,
+    pub webp: Vec<u8>,
+}
+
+/// The image in `bytes` at each of `sizes` (width × height, smallest
+/// first, never larger than the oriented image), as JPEG and WebP.
+/// CPU-bound, like [`thumbnails`].
+pub fn derivatives(bytes: &[u8], sizes: &[(u32, u32)]) -> Result<Vec<Derivative>, String> {
+    let made = decode(bytes).and_then(|image| {
+        resized(image.into_rgb8(), sizes)?
+            .iter()
+            .map(|image| {
+                Ok(Derivative {
+                    width: image.width(),
+                    height: image.height(),
+                    jpeg: encode_jpeg(image)?,
+                    webp: encode_webp(image)?,
+                })
+            })
+            .collect()
+    });
+    crate::allocator::release_unused();
+    made
+}
+
+/// `image` at each of `targets` (smallest first), each smaller one resized
+/// from the next larger; the full-size image is dropped after the first.
+fn resized(image: RgbImage, targets: &[(u32, u32)]) -> Result<Vec<DynamicImage>, String> {
+    let mut resizer = Resizer::new();
+    let mut made: Vec<DynamicImage> = Vec::with_capacity(targets.len());
+    let mut original = Some(DynamicImage::ImageRgb8(image));
+    for &target in targets.iter().rev() {
+        let next = match (original.take(), made.last()) {
+            (Some(image), _) => shrink(&mut resizer, &image, target)?,
+            (None, Some(larger)) => shrink(&mut resizer, larger, target)?,
+            (None, None) => unreachable!("the original is taken once"),
+        };
+        made.push(next);
     }
-    encoded.reverse();
-    Ok(encoded)
+    made.reverse();
+    Ok(made)
+}
+
+/// `image` at `target`. Far above it, boxes are averaged down to twice the
+/// target first (cheap, alias-free), as libvips' shrink-then-reduce does.
+fn shrink(
+    resizer: &mut Resizer,
+    image: &DynamicImage,
+    (width, height): (u32, u32),
+) -> Result<DynamicImage, String> {
+    if image.width() > 3 * width && image.height() > 3 * height {
+        let halfway = resize(resizer, image, (2 * width, 2 * height), FilterType::Box)?;
+        return resize(resizer, &halfway, (width, height), FilterType::Lanczos3);
+    }
+    resize(resizer, image, (width, height), FilterType::Lanczos3)
 }
 
 /// The sizes of [`THUMBNAIL_SIZES`] below an image's long side `long`: a
@@ -84,14 +148,13 @@ fn sizes_for(long: u32) -> Vec<u32> {
     }
 }
 
-/// `image` resized so its long side is `size` (never enlarged).
+/// `image` resized to `width` × `height`.
 fn resize(
     resizer: &mut Resizer,
     image: &DynamicImage,
-    size: u32,
+    (width, height): (u32, u32),
     filter: FilterType,
 ) -> Result<DynamicImage, String> {
-    let (width, height) = fit(image.width(), image.height(), size);
     let mut resized = DynamicImage::new_rgb8(width, height);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
     resizer
@@ -112,6 +175,16 @@ fn encode_jpeg(image: &DynamicImage) -> Result<Vec<u8>, String> {
         .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| format!("encode: {e}"))?;
     Ok(jpeg)
+}
+
+/// Lossy WebP at quality 75 (libwebp's default).
+fn encode_webp(image: &DynamicImage) -> Result<Vec<u8>, String> {
+    let rgb = image.as_rgb8().ok_or("not an RGB image")?;
+    let encoder = webp::Encoder::from_rgb(rgb.as_raw(), rgb.width(), rgb.height());
+    let encoded = encoder
+        .encode_simple(false, 75.0)
+        .map_err(|e| format!("encode: {e:?}"))?;
+    Ok(encoded.to_vec())
 }
 
 fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
@@ -145,7 +218,7 @@ fn too_large() -> String {
 }
 
 /// `width`×`height` scaled so the long side is at most `size`.
-fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
+pub fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
     let long = width.max(height);
     if long <= size {
         return (width.max(1), height.max(1));

@@ -47,6 +47,13 @@ pub struct Thumbnail {
     pub key: String,
 }
 
+/// An image's size as it is shown (after its EXIF orientation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSize {
+    pub width: u32,
+    pub height: u32,
+}
+
 /// A stored upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Upload {
@@ -61,11 +68,29 @@ pub struct Upload {
     pub reason: Option<String>,
     #[serde(default)]
     pub thumbnails: Vec<Thumbnail>,
+    /// A ready image's size, recorded when it was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSize>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub version: u64,
+}
+
+impl Upload {
+    /// A ready image's size as shown. Uploads checked before the size was
+    /// kept give their largest thumbnail's, which has the same shape.
+    pub fn image_size(&self) -> Option<ImageSize> {
+        if self.status != Status::Ready || !self.content_type.starts_with("image/") {
+            return None;
+        }
+        let largest = self.thumbnails.iter().max_by_key(|t| t.width);
+        self.image.or(largest.map(|t| ImageSize {
+            width: t.width,
+            height: t.height,
+        }))
+    }
 }
 
 /// `POST /uploads`.
@@ -164,6 +189,7 @@ impl CreateUpload {
             status: Status::Pending,
             reason: None,
             thumbnails: Vec::new(),
+            image: None,
             created_at: now,
             updated_at: now,
             version: 1,
