@@ -40,7 +40,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for (name, make) in MARKDOWN {
         row(name, |kb| {
-            let _ = atrium::blog::markdown_to_safe_html(&make(kb * 1000));
+            let _ = atrium::blog::markdown_to_safe_html(&make(kb * 1000), &[]);
         });
     }
     row("JSON nested arrays (serde_json stops at 128)", |kb| {

@@ -21,6 +21,7 @@ export const SITE_PATHS = [
   'page/',
   'posts/',
   'assets/',
+  'media/',
   'feed.xml',
   'sitemap.xml',
   'robots.txt',

@@ -17,6 +17,23 @@ const viewports = {
   phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
   desktop: { viewport: { width: 1280, height: 900 } },
 };
+// Every picture of the post shows, from a WebP copy: the lazy ones once
+// scrolled to.
+async function photosLoaded(page, device) {
+  const pictures = page.locator('picture img');
+  const count = await pictures.count();
+  assert.ok(count >= 2, `the post shows its cover and its photo (${count} pictures)`);
+  for (let i = 0; i < count; i++) {
+    const image = pictures.nth(i);
+    await image.scrollIntoViewIfNeeded();
+    await image.evaluate((img) => img.decode());
+    const { shown, source } = await image.evaluate((img) => ({ shown: img.naturalWidth, source: img.currentSrc }));
+    assert.ok(shown > 0, `picture ${i} on the ${device} did not load`);
+    assert.match(source, /\/media\/[0-9A-Z]{26}\/\d+\.webp$/, `picture ${i} on the ${device}`);
+  }
+  await page.evaluate(() => window.scrollTo(0, 0));
+}
+
 try {
   for (const [device, options] of Object.entries(viewports)) {
     const context = await browser.newContext(options);
@@ -28,6 +45,7 @@ try {
       assert.ok(width <= options.viewport.width, `${path} is ${width}px wide on a ${options.viewport.width}px ${device}`);
       const styled = await page.evaluate(() => getComputedStyle(document.body).margin);
       assert.equal(styled, '0px', `${path}: the stylesheet loaded`);
+      if (name === 'post') await photosLoaded(page, device);
       await page.screenshot({ path: `${out}/${name}-${device}.png`, fullPage: true });
     }
     await context.close();

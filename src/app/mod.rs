@@ -82,6 +82,7 @@ impl Application {
                 site: SiteState {
                     table: backends.table.clone(),
                     store: backends.site.clone(),
+                    objects: backends.objects.clone(),
                     local: backends.local_site.clone(),
                     building: Default::default(),
                     info: SiteInfo {

@@ -14,6 +14,7 @@
 mod author;
 mod letters;
 pub mod model;
+pub mod photos;
 mod posts;
 mod render;
 mod subscriber;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::photos::Photo;
 use super::render::render;
 use crate::http::error::{ApiError, FieldError};
 use crate::http::validate::{self, non_null};
@@ -53,6 +54,9 @@ pub struct Post {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub cover_upload_id: Option<UploadId>,
+    /// The images it shows (cover and body), checked when it was written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Photo>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -158,6 +162,7 @@ impl CreatePost {
             author: author.clone(),
             author_name,
             cover_upload_id: check_cover(self.cover_upload_id, &mut errors),
+            photos: Vec::new(),
             created_at: now,
             updated_at: now,
             published_at: (status == Status::Published).then_some(now),
@@ -222,7 +227,7 @@ fn finish(post: Post, errors: Vec<FieldError>) -> Result<Post, ApiError> {
 /// The post with `body_html` rendered from its body, off the async workers
 /// ([`render`]); a body that cannot be rendered is a 422 on `body`.
 pub async fn rendered(mut post: Post) -> Result<Post, ApiError> {
-    let html = render(post.body.clone()).await;
+    let html = render(post.body.clone(), post.photos.clone()).await;
     post.body_html = html.map_err(|why| ApiError::invalid("body", why.to_string()))?;
     Ok(post)
 }

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::BlogState;
 use super::author::Author;
 use super::model::{self, CreatePost, Post, ReplacePost, Status, UpdatePost};
+use super::photos;
 use super::view::PostView;
 use crate::http::conditional::{IfMatch, IfNoneMatch, content_etag};
 use crate::http::error::ApiError;
@@ -117,7 +118,9 @@ pub async fn create_post(
     ApiJson(input): ApiJson<CreatePost, POST_JSON_LIMIT>,
 ) -> Result<Response, ApiError> {
     let name = author.user.display_name();
-    let post = model::rendered(input.into_post(author.user.id(), name)?).await?;
+    let post = input.into_post(author.user.id(), name)?;
+    let post = photos::attach(state.table.as_ref(), author.user.id(), post).await?;
+    let post = model::rendered(post).await?;
     let writes = vec![
         Write::Put {
             item: model::to_item(&post),
@@ -233,7 +236,8 @@ async fn change(
     author.may_change(&current)?;
     let write = if_match.check(&etag(&current), "post")?;
     let expected = current.version;
-    let updated = model::rendered(edit(current)?).await?;
+    let edited = photos::attach(state.table.as_ref(), author.user.id(), edit(current)?).await?;
+    let updated = model::rendered(edited).await?;
     let item = model::to_item(&updated);
     write.put(state.table.as_ref(), item, expected).await?;
     Ok(with_etag(&updated, StatusCode::OK))

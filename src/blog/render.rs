@@ -4,7 +4,11 @@
 //! pulldown-cmark renders CommonMark (with tables and strikethrough);
 //! ammonia then keeps only an allow-list of tags and attributes, so no
 //! script, event handler, style or `javascript:` / `data:` URL survives.
-//! Links get `rel="noopener noreferrer nofollow"`.
+//! Links get `rel="noopener noreferrer nofollow"`. An image naming one of
+//! the post's photos (`![alt](upload:ID)`, see [`super::photos`]) becomes
+//! a responsive `<picture>` of its public copies; the tags and attributes
+//! that needs are allowed because nothing an author writes can produce
+//! them (raw HTML is text).
 //!
 //! Two bounds keep the cost linear. html5ever, under ammonia, checks the
 //! stack of open elements for every element it meets, so its time grows
@@ -21,6 +25,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+
+use super::photos::{Loading, Photo, SCHEME};
 
 /// The URL schemes a link or image may use.
 const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
@@ -43,8 +49,8 @@ pub enum RenderError {
 
 /// [`markdown_to_safe_html`] on a blocking thread, given up after
 /// [`RENDER_DEADLINE`].
-pub async fn render(markdown: String) -> Result<String, RenderError> {
-    let work = tokio::task::spawn_blocking(move || markdown_to_safe_html(&markdown));
+pub async fn render(markdown: String, photos: Vec<Photo>) -> Result<String, RenderError> {
+    let work = tokio::task::spawn_blocking(move || markdown_to_safe_html(&markdown, &photos));
     match tokio::time::timeout(RENDER_DEADLINE, work).await {
         Ok(Ok(rendered)) => rendered,
         // A panic in the renderer is a bug, but the author only learns the
@@ -86,19 +92,51 @@ pub fn markdown_to_text(markdown: &str, max_chars: usize) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-pub fn markdown_to_safe_html(markdown: &str) -> Result<String, RenderError> {
+/// `markdown` as sanitized HTML, its `upload:` images shown from `photos`.
+pub fn markdown_to_safe_html(markdown: &str, photos: &[Photo]) -> Result<String, RenderError> {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events: Vec<Event> = Parser::new_ext(markdown, options)
         .map(html_as_text)
         .collect();
     check_nesting(&events)?;
     let mut rendered = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut rendered, events.into_iter());
+    html::push_html(&mut rendered, with_pictures(events, photos).into_iter());
     Ok(ammonia::Builder::default()
         .url_schemes(HashSet::from(SCHEMES))
         .link_rel(Some("noopener noreferrer nofollow"))
+        .add_tags(["picture", "source"])
+        .add_tag_attributes("source", ["type", "srcset", "sizes"])
+        .add_tag_attributes("img", ["srcset", "sizes", "loading", "decoding"])
         .clean(&rendered)
         .to_string())
+}
+
+/// Each image naming one of `photos` as its `<picture>`; one naming an
+/// upload the post doesn't show becomes its alt text.
+fn with_pictures<'a>(events: Vec<Event<'a>>, photos: &[Photo]) -> Vec<Event<'a>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut alt: Option<(String, String)> = None; // (upload id, alt so far)
+    for event in events {
+        match (event, &mut alt) {
+            (Event::Start(Tag::Image { dest_url, .. }), None) if dest_url.starts_with(SCHEME) => {
+                alt = Some((dest_url[SCHEME.len()..].to_string(), String::new()));
+            }
+            (Event::Text(text) | Event::Code(text), Some((_, words))) => words.push_str(&text),
+            (Event::End(TagEnd::Image), Some(_)) => {
+                let (id, words) = alt.take().expect("inside an image");
+                let shown = photos.iter().find(|p| p.id.to_string() == id);
+                out.push(match shown {
+                    Some(photo) => {
+                        Event::Html(photo.picture(&words, Loading::Lazy).into_string().into())
+                    }
+                    None => Event::Text(words.into()),
+                });
+            }
+            (_, Some(_)) => {}
+            (event, None) => out.push(event),
+        }
+    }
+    out
 }
 
 /// Raw HTML, block or inline, becomes text (escaped when written out).
@@ -141,14 +179,41 @@ mod tests {
 
     #[test]
     fn markdown_renders() {
-        let html =
-            markdown_to_safe_html("# Title\n\nSome *emphasis* and [a link](https://example.com).")
-                .unwrap();
+        let html = markdown_to_safe_html(
+            "# Title\n\nSome *emphasis* and [a link](https://example.com).",
+            &[],
+        )
+        .unwrap();
         assert!(html.contains("<h1>Title</h1>"));
         assert!(html.contains("<em>emphasis</em>"));
         assert!(html.contains(
             r#"<a href="https://example.com" rel="noopener noreferrer nofollow">a link</a>"#
         ));
+    }
+
+    #[test]
+    fn upload_images_become_pictures_of_public_copies() {
+        let photo = Photo {
+            id: "01J00000000000000000000000".parse().unwrap(),
+            key: "users/x/uploads/01J00000000000000000000000/cat.jpg".into(),
+            width: 800,
+            height: 600,
+        };
+        let markdown = "![a <b>cat</b> *here*](upload:01J00000000000000000000000)\n\n\
+                        ![gone](upload:01J00000000000000000000001)";
+        let html = markdown_to_safe_html(markdown, &[photo]).unwrap();
+        assert!(
+            html.contains("<picture><source type=\"image/webp\""),
+            "{html}"
+        );
+        assert!(html.contains("srcset=\"/media/01J00000000000000000000000/480.jpg 480w, "));
+        assert!(
+            html.contains(r#"alt="a &lt;b&gt;cat&lt;/b&gt; here""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"width="800" height="600""#));
+        assert!(html.contains("<p>gone</p>"), "{html}");
+        assert!(!html.contains("users/") && !html.contains("upload:"));
     }
 
     /// The tags in `html` (escaped text such as `&lt;b&gt;` is no tag).
@@ -160,7 +225,7 @@ mod tests {
 
     #[test]
     fn raw_html_is_shown_as_text() {
-        let html = markdown_to_safe_html("Say <b>hi</b>\n\n<div>block</div>").unwrap();
+        let html = markdown_to_safe_html("Say <b>hi</b>\n\n<div>block</div>", &[]).unwrap();
         assert_eq!(
             html,
             "<p>Say &lt;b&gt;hi&lt;/b&gt;</p>\n&lt;div&gt;block&lt;/div&gt;"
@@ -171,16 +236,16 @@ mod tests {
     fn nesting_is_bounded() {
         let deep_quotes = ">".repeat(MAX_NESTING + 1);
         assert_eq!(
-            markdown_to_safe_html(&deep_quotes),
+            markdown_to_safe_html(&deep_quotes, &[]),
             Err(RenderError::TooDeep)
         );
         let deep_lists = "- ".repeat(MAX_NESTING + 1) + "x";
         assert_eq!(
-            markdown_to_safe_html(&deep_lists),
+            markdown_to_safe_html(&deep_lists, &[]),
             Err(RenderError::TooDeep)
         );
         let deep_enough = ">".repeat(MAX_NESTING - 1) + " x";
-        assert!(markdown_to_safe_html(&deep_enough).is_ok());
+        assert!(markdown_to_safe_html(&deep_enough, &[]).is_ok());
     }
 
     /// Hostile Markdown: whatever comes in, nothing that runs comes out.
@@ -227,7 +292,7 @@ mod tests {
             "xlink",
         ];
         for markdown in hostile {
-            let html = markdown_to_safe_html(markdown).unwrap().to_lowercase();
+            let html = markdown_to_safe_html(markdown, &[]).unwrap().to_lowercase();
             for tag in tags(&html) {
                 for bad in forbidden {
                     assert!(!tag.contains(bad), "{markdown:?} rendered {html:?}");

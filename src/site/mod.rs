@@ -10,21 +10,22 @@
 //! second build writes nothing. Drafts are never read: the build starts
 //! from the index of published posts.
 
+mod media;
 pub mod pages;
 mod serve;
 
 pub use pages::SiteInfo;
 pub use serve::serve;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::blog::{Post, model};
 use crate::keys;
-use crate::objects::ObjectError;
 use crate::objects::site::{LocalSite, SiteFile, SiteStore};
+use crate::objects::{ObjectError, ObjectStore};
 use crate::reaction::ReactionError;
 use crate::store::{ChangeRecord, Index, Item, Query, Read, StoreError, Table, attr};
 
@@ -42,11 +43,12 @@ pub const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
 /// The paths the generator owns: it writes and deletes under these only,
 /// so anything else in the bucket is left alone.
-pub const GENERATED: [&str; 9] = [
+pub const GENERATED: [&str; 10] = [
     "index.html",
     "page/",
     "posts/",
     "assets/",
+    "media/",
     "feed.xml",
     "sitemap.xml",
     "robots.txt",
@@ -59,6 +61,8 @@ pub const GENERATED: [&str; 9] = [
 pub struct SiteState {
     pub table: Arc<dyn Table>,
     pub store: Arc<dyn SiteStore>,
+    /// The uploads, where published photos' originals are read.
+    pub objects: Arc<dyn ObjectStore>,
     /// The local directory when it is the store, for serving at `/`.
     pub local: Option<Arc<LocalSite>>,
     pub info: SiteInfo,
@@ -114,9 +118,17 @@ pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), R
 pub async fn build(state: &SiteState) -> Result<Built, BuildError> {
     let _one_at_a_time = state.building.lock().await;
     let posts = published(state.table.as_ref()).await?;
-    let wanted = render(&state.info, &posts);
+    let mut wanted = render(&state.info, &posts);
     let stored = state.store.digests(&GENERATED).await?;
-    sync(state.store.as_ref(), &wanted, &stored).await
+    for photo in media::missing(&posts, &stored) {
+        wanted.extend(
+            media::make(state.objects.as_ref(), photo)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    let media = media::wanted(&posts);
+    sync(state.store.as_ref(), &wanted, &media, &stored).await
 }
 
 /// Every published post, newest first, from the index drafts never enter.
@@ -200,10 +212,12 @@ pub fn render(info: &SiteInfo, posts: &[Post]) -> Vec<SiteFile> {
     files
 }
 
-/// Writes what changed, deletes what is no longer wanted.
+/// Writes what changed, deletes what is no longer wanted (neither in
+/// `wanted` nor among the photos' copies, `media`).
 async fn sync(
     store: &dyn SiteStore,
     wanted: &[SiteFile],
+    media: &HashSet<String>,
     stored: &HashMap<String, String>,
 ) -> Result<Built, BuildError> {
     let mut built = Built::default();
@@ -215,8 +229,9 @@ async fn sync(
             built.written += 1;
         }
     }
-    let keep: std::collections::HashSet<&str> = wanted.iter().map(|f| f.path.as_str()).collect();
-    for path in stored.keys().filter(|path| !keep.contains(path.as_str())) {
+    let keep: HashSet<&str> = wanted.iter().map(|f| f.path.as_str()).collect();
+    let unwanted = |path: &&String| !keep.contains(path.as_str()) && !media.contains(*path);
+    for path in stored.keys().filter(unwanted) {
         store.delete(path).await?;
         built.deleted += 1;
     }

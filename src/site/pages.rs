@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::blog::Post;
+use crate::blog::photos::{Loading, Photo};
 
 /// What every page says about the site.
 #[derive(Clone, Debug)]
@@ -46,6 +47,8 @@ struct Head<'a> {
     /// Relative to the site root: `""`, `posts/hello/`.
     path: &'a str,
     kind: &'a str,
+    /// The picture a link preview shows: a site path and its size.
+    image: Option<(String, (u32, u32))>,
 }
 
 fn layout(site: &SiteInfo, head: &Head, body: Markup) -> String {
@@ -68,6 +71,11 @@ fn layout(site: &SiteInfo, head: &Head, body: Markup) -> String {
                 meta property="og:description" content=(head.description);
                 meta property="og:type" content=(head.kind);
                 meta property="og:url" content=(canonical);
+                @if let Some((path, (width, height))) = &head.image {
+                    meta property="og:image" content={ (site.base_url) "/" (path) };
+                    meta property="og:image:width" content=(width);
+                    meta property="og:image:height" content=(height);
+                }
             }
             body {
                 header.site { div.wrap { a href="/" { (site.name) } } }
@@ -124,6 +132,7 @@ pub fn home(site: &SiteInfo, posts: &[&Post], page: usize, pages: usize) -> Stri
             description: &description,
             path: &path,
             kind: "website",
+            image: None,
         },
         body,
     )
@@ -134,10 +143,14 @@ pub fn post(site: &SiteInfo, post: &Post) -> String {
     let path = post_path(post);
     let description = excerpt(post);
     let title = format!("{} · {}", post.title, site.name);
+    let cover = cover(post);
     let body = html! {
         article {
             h1 { (post.title) }
             (byline(post))
+            @if let Some(photo) = cover {
+                figure.cover { (photo.picture("", Loading::Eager)) }
+            }
             (PreEscaped(&post.body_html))
         }
         p { a href="/" { "All posts" } }
@@ -149,6 +162,7 @@ pub fn post(site: &SiteInfo, post: &Post) -> String {
             description: &description,
             path: &path,
             kind: "article",
+            image: cover.map(Photo::largest),
         },
         body,
     )
@@ -165,6 +179,7 @@ pub fn not_found(site: &SiteInfo) -> String {
         description: "There is no page at this address.",
         path: "404.html",
         kind: "website",
+        image: None,
     };
     layout(site, &head, body)
 }
@@ -181,8 +196,15 @@ pub fn subscribed(site: &SiteInfo) -> String {
         description: "A welcome message is on its way.",
         path: "subscribed/",
         kind: "website",
+        image: None,
     };
     layout(site, &head, body)
+}
+
+/// The post's cover, as one of the photos it shows.
+fn cover(post: &Post) -> Option<&Photo> {
+    let id = post.cover_upload_id?;
+    post.photos.iter().find(|photo| photo.id == id)
 }
 
 fn byline(post: &Post) -> Markup {

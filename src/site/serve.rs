@@ -59,7 +59,7 @@ pub async fn serve(
 
 fn file(path: &str, body: Bytes, request: &HeaderMap, status: StatusCode) -> Response {
     let etag = format!("\"{}\"", digest(&body));
-    let cache = if path.starts_with("assets/") {
+    let cache = if path.starts_with("assets/") || path.starts_with("media/") {
         ASSET_CACHE
     } else {
         PAGE_CACHE

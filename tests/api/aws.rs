@@ -452,9 +452,33 @@ async fn the_site_is_generated_into_the_site_bucket_from_the_stream() {
         .spawn()
         .await;
     let ann = app.token_in("ann", &["authors"]).await;
-    let post = json!({"title": "Bucket news", "body": "Words.", "status": "published"});
+    let cover = crate::uploads::upload(
+        &app,
+        &ann,
+        "c.png",
+        "image/png",
+        crate::uploads::png(600, 300),
+    )
+    .await;
+    let cover = cover["id"].as_str().unwrap();
+    let post = json!({"title": "Bucket news", "body": "Words.", "status": "published",
+        "cover_upload_id": cover});
     app.new_post(&ann, post).await;
     app.drain_reactions().await;
+
+    // The cover's copies, public and immutable, beside the pages.
+    for (key, content_type) in [("480.webp", "image/webp"), ("600.jpg", "image/jpeg")] {
+        let copy = s3
+            .head_object()
+            .bucket(&bucket)
+            .key(format!("media/{cover}/{key}"));
+        let copy = copy.send().await.expect("the cover's copy in the bucket");
+        assert_eq!(copy.content_type(), Some(content_type));
+        assert_eq!(
+            copy.cache_control(),
+            Some("public, max-age=31536000, immutable")
+        );
+    }
 
     let page = s3
         .get_object()
@@ -517,4 +541,9 @@ async fn the_site_is_generated_into_the_site_bucket_from_the_stream() {
         .send()
         .await;
     assert!(gone.is_err(), "the page is gone");
+    let copy = s3
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("media/{cover}/480.webp"));
+    assert!(copy.send().await.is_err(), "the cover's copies are gone");
 }

@@ -18,6 +18,7 @@ mod helpers;
 mod lambda;
 mod load;
 mod mail;
+mod photos;
 mod response_cache;
 mod site;
 mod subscribers;
