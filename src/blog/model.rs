@@ -81,7 +81,9 @@ pub struct CreatePost {
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Markdown, up to 50,000 characters, nested at most 32 levels deep;
-    /// raw HTML in it is shown as text.
+    /// raw HTML in it is shown as text. `![alt](upload:ID)` shows one of
+    /// your image uploads (ready; at most 20 photos a post, cover included);
+    /// any other upload id is a 422.
     #[schema(max_length = 50000)]
     pub body: String,
     /// Derived from the title when absent.
@@ -96,7 +98,7 @@ pub struct CreatePost {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub status: Option<Status>,
-    /// One of your uploads, shown as the cover.
+    /// One of your image uploads, ready, shown as the cover (else 422).
     #[schema(pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub cover_upload_id: Option<String>,
 }
