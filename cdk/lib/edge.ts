@@ -7,6 +7,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
@@ -67,6 +68,21 @@ export class Edge extends Construct {
         },
       },
     });
+    // S3 answers a missing key with 403 unless its reader may list the
+    // bucket; with ListBucket a missing page is a 404, which crawlers and
+    // browsers take as gone. The body stays S3's: CloudFront's error pages
+    // are distribution-wide and would replace the API's problem+json 404s
+    // under /blog/*. No listing can be asked for: the viewer-request
+    // function sends `/` to index.html, and no query string reaches S3.
+    props.site.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudFrontAnswers404',
+        actions: ['s3:ListBucket'],
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        resources: [props.site.bucketArn],
+        conditions: { StringEquals: { 'AWS:SourceArn': this.distribution.distributionArn } },
+      }),
+    );
     acknowledge(this.distribution, 'CFR1', 'A public blog: no geographic restriction.');
     acknowledge(this.distribution, 'CFR2', 'WAF is a per-request cost the deployer adds when traffic warrants it.');
     if (!props.domain) {

@@ -184,6 +184,16 @@ test('CloudFront serves the site through origin access control and /blog/* from 
     assert.equal(handler({ request: { uri: '/posts/hello/' } }).uri, '/posts/hello/index.html');
     assert.equal(handler({ request: { uri: '/posts/hello' } }).headers.location.value, '/posts/hello/');
     assert.equal(handler({ request: { uri: '/feed.xml' } }).uri, '/feed.xml');
+    // A missing page is a 404 (S3 says 403 to a reader that may not list),
+    // and only this distribution may list; no query string reaches S3.
+    const policies = resources(template, 'AWS::S3::BucketPolicy');
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const listing = statements.filter((s: any) => s.Sid === 'CloudFrontAnswers404');
+    assert.equal(listing.length, 1);
+    assert.deepEqual(listing[0].Principal, { Service: 'cloudfront.amazonaws.com' });
+    assert.equal(listing[0].Action, 's3:ListBucket');
+    assert.ok(listing[0].Condition.StringEquals['AWS:SourceArn'], 'this distribution only');
+    assert.equal(site.CachePolicyId, '658327ea-f89d-4fab-a63d-7e88639e58f6', 'CachingOptimized: no query strings');
   }
 });
 

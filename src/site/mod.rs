@@ -10,6 +10,7 @@
 //! second build writes nothing. Drafts are never read: the build starts
 //! from the index of published posts.
 
+mod fresh;
 mod media;
 pub mod pages;
 mod serve;
@@ -104,7 +105,11 @@ pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), R
     if !keys::is_post(&change.key) || !shown {
         return Ok(());
     }
-    let built = build(state).await?;
+    let built = {
+        let _one_at_a_time = state.building.lock().await;
+        let posts = fresh::published_showing(state, change).await?;
+        fresh::settle(state, posts).await?
+    };
     let Built {
         written,
         deleted,
@@ -118,16 +123,29 @@ pub async fn on_change(state: &SiteState, change: &ChangeRecord) -> Result<(), R
 pub async fn build(state: &SiteState) -> Result<Built, BuildError> {
     let _one_at_a_time = state.building.lock().await;
     let posts = published(state.table.as_ref()).await?;
-    let mut wanted = render(&state.info, &posts);
+    fresh::settle(state, posts).await
+}
+
+/// Brings the store to the site of `posts`, a view of the index that may
+/// already be old: [`fresh::settle`] then builds again from the latest.
+pub async fn build_from(state: &SiteState, posts: Vec<Post>) -> Result<Built, BuildError> {
+    let _one_at_a_time = state.building.lock().await;
+    fresh::settle(state, posts).await
+}
+
+/// The site for `posts`, written: changed pages, missing photo copies, and
+/// deletions of what is no longer wanted.
+async fn write(state: &SiteState, posts: &[Post]) -> Result<Built, BuildError> {
+    let mut wanted = render(&state.info, posts);
     let stored = state.store.digests(&GENERATED).await?;
-    for photo in media::missing(&posts, &stored) {
+    for photo in media::missing(posts, &stored) {
         wanted.extend(
             media::make(state.objects.as_ref(), photo)
                 .await
                 .unwrap_or_default(),
         );
     }
-    let media = media::wanted(&posts);
+    let media = media::wanted(posts);
     sync(state.store.as_ref(), &wanted, &media, &stored).await
 }
 

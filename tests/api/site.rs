@@ -320,3 +320,27 @@ fn form_encoded(email: &str) -> String {
         .append_pair("email", email)
         .finish()
 }
+
+/// On Lambda two instances can build at once, and the one that read the
+/// older view of the posts can finish last: it reads the index again after
+/// writing and builds the newer view.
+#[tokio::test]
+async fn a_build_from_an_old_view_ends_with_the_latest_site() {
+    let app = spawn_app().await;
+    let ann = app.token_in("ann", &["authors"]).await;
+    let post = json!({"title": "Late news", "body": "Words.", "status": "published"});
+    app.new_post(&ann, post).await;
+    app.drain_reactions().await;
+    assert_eq!(page(&app, "/posts/late-news/").await.0, 200);
+
+    // A build that read the index before the post was published.
+    let site = &app.app.reactions().site;
+    let stale = atrium::site::build_from(site, vec![]).await.unwrap();
+    assert!(stale.deleted >= 1, "it wrote its old view first: {stale:?}");
+    assert_eq!(
+        page(&app, "/posts/late-news/").await.0,
+        200,
+        "and then the latest"
+    );
+    assert!(page(&app, "/").await.1.contains("Late news"));
+}
