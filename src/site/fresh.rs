@@ -141,15 +141,21 @@ mod tests {
         let second = edited(&first, Status::Published);
         let published = change(Some(&first), Some(&second));
         assert!(!shows(&[], &published), "not listed yet");
-        assert!(!shows(&[first.clone()], &published), "the old version");
-        assert!(shows(&[second.clone()], &published));
+        assert!(
+            !shows(std::slice::from_ref(&first), &published),
+            "the old version"
+        );
+        assert!(shows(std::slice::from_ref(&second), &published));
 
         let draft = edited(&second, Status::Draft);
         let unpublished = change(Some(&second), Some(&draft));
-        assert!(!shows(&[second.clone()], &unpublished), "still listed");
+        assert!(
+            !shows(std::slice::from_ref(&second), &unpublished),
+            "still listed"
+        );
         assert!(shows(&[], &unpublished));
         let deleted = change(Some(&second), None);
-        assert!(!shows(&[second.clone()], &deleted));
+        assert!(!shows(std::slice::from_ref(&second), &deleted));
         assert!(
             shows(&[edited(&second, Status::Published)], &deleted),
             "written again since"
