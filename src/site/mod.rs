@@ -10,6 +10,7 @@
 //! second build writes nothing. Drafts are never read: the build starts
 //! from the index of published posts.
 
+mod feeds;
 mod fresh;
 mod media;
 pub mod pages;
@@ -208,17 +209,17 @@ pub fn render(info: &SiteInfo, posts: &[Post]) -> Vec<SiteFile> {
     };
     files.push(text(
         "feed.xml",
-        pages::feed(info, newest),
+        feeds::feed(info, newest),
         "application/atom+xml; charset=utf-8",
     ));
     files.push(text(
         "sitemap.xml",
-        pages::sitemap(info, &all, pages),
+        feeds::sitemap(info, &all, pages),
         "application/xml; charset=utf-8",
     ));
     files.push(text(
         "robots.txt",
-        pages::robots(info),
+        feeds::robots(info),
         "text/plain; charset=utf-8",
     ));
     files.push(SiteFile {
