@@ -124,7 +124,8 @@ fn with_pictures<'a>(events: Vec<Event<'a>>, photos: &[Photo]) -> Vec<Event<'a>>
             (Event::Text(text) | Event::Code(text), Some((_, words))) => words.push_str(&text),
             (Event::End(TagEnd::Image), Some(_)) => {
                 let (id, words) = alt.take().expect("inside an image");
-                let shown = photos.iter().find(|p| p.id.to_string() == id);
+                let id = id.parse::<crate::ids::UploadId>().ok();
+                let shown = photos.iter().find(|p| Some(p.id) == id);
                 out.push(match shown {
                     Some(photo) => {
                         Event::Html(photo.picture(&words, Loading::Lazy).into_string().into())
