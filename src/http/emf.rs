@@ -36,6 +36,7 @@ impl Emf {
             ("CacheHits", cache.hits.clone()),
             ("CacheMisses", cache.misses.clone()),
             ("CacheBypassed", cache.bypassed.clone()),
+            ("CachePagesPatched", cache.patched.clone()),
             ("CacheEvictions", cache.evictions.clone()),
             ("ResponseCacheHits", cache.memo_hits.clone()),
             ("ResponseCacheMisses", cache.memo_misses.clone()),

@@ -103,6 +103,11 @@ fn register_cache(registry: &mut Registry, cache: &CacheStats) {
             &cache.misses,
         ),
         (
+            "cache_pages_patched",
+            "Cached pages brought up to date after this instance's writes, without a backend read",
+            &cache.patched,
+        ),
+        (
             "cache_evictions",
             "Cache entries dropped for size or age",
             &cache.evictions,

@@ -15,8 +15,8 @@ use serde_json::json;
 use crate::item;
 
 /// Passes everything to the real store and counts the reads.
-struct Counting {
-    inner: EmbeddedTable,
+pub struct Counting {
+    pub inner: EmbeddedTable,
     gets: AtomicUsize,
     queries: AtomicUsize,
 }
@@ -42,14 +42,14 @@ impl Table for Counting {
     }
 }
 
-struct Fixture {
-    backend: Arc<Counting>,
-    cache: Arc<CachedTable>,
+pub struct Fixture {
+    pub backend: Arc<Counting>,
+    pub cache: Arc<CachedTable>,
     _dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new(config: CacheConfig) -> Self {
+    pub fn new(config: CacheConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(Counting {
             inner: EmbeddedTable::open(&dir.path().join("t.redb")).unwrap(),
@@ -63,17 +63,17 @@ impl Fixture {
             _dir: dir,
         }
     }
-    fn table(&self) -> &dyn Table {
+    pub fn table(&self) -> &dyn Table {
         self.cache.as_ref()
     }
-    fn gets(&self) -> usize {
+    pub fn gets(&self) -> usize {
         self.backend.gets.load(Ordering::SeqCst)
     }
-    fn queries(&self) -> usize {
+    pub fn queries(&self) -> usize {
         self.backend.queries.load(Ordering::SeqCst)
     }
     /// How many items a query returns through the cache.
-    async fn count(&self, query: &Query) -> usize {
+    pub async fn count(&self, query: &Query) -> usize {
         self.table()
             .query(query, Read::Eventual)
             .await
@@ -82,11 +82,11 @@ impl Fixture {
             .len()
     }
     /// Writes through the cache, as this instance's handlers do.
-    async fn put_through_the_cache(&self, item: Item) {
+    pub async fn put_through_the_cache(&self, item: Item) {
         self.table().put(item, Condition::None).await.unwrap();
     }
     /// Writes straight to the store, as another instance would.
-    async fn put_behind_the_cache(&self, item: Item) {
+    pub async fn put_behind_the_cache(&self, item: Item) {
         let put = Write::Put {
             item,
             condition: Condition::None,

@@ -13,7 +13,10 @@
 //!   Other instances see a change within the TTL: that is the bound.
 //! - Concurrent misses for one item make one backend read: misses run under
 //!   moka's per-key compute lock, and the waiters find the fresh entry.
-//! - The budget is in bytes (an estimate of each entry's heap size), not entries.
+//! - A write through this instance brings the cached pages of its partition
+//!   up to date instead of sending the next read to the table ([`pages`]).
+//! - The budget is in bytes, not entries, and items are kept as their JSON
+//!   ([`stored`]): four times as many fit as trees of maps would.
 //! - Hits, misses (= backend reads), evictions and bytes are exported.
 //!
 //! A write is finished on a task of its own: once sent, it may land even if
@@ -38,13 +41,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod memo;
+mod pages;
 mod settings;
-mod size;
+mod stored;
 mod writes;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
 
-use size::{item_len, key_len};
+use stored::{StoredItem, StoredPage, item_bytes};
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
@@ -60,13 +64,16 @@ enum CacheKey {
     Page(Query, u64, u64),
     /// Something made from entries above (see [`memo`]).
     Memo(String),
+    /// A partition's recent writes (see [`pages`]).
+    History(String),
 }
 
 #[derive(Clone)]
 enum Cached {
-    Item(Option<SharedItem>),
-    Page(Arc<Page>),
+    Item(Option<StoredItem>),
+    Page(Arc<StoredPage>),
     Memo(Arc<memo::Remembered>),
+    History(Arc<pages::History>),
 }
 
 #[derive(Clone)]
@@ -126,6 +133,7 @@ impl Core {
         let evictions = stats.evictions.clone();
         let entries = moka::future::Cache::builder()
             .max_capacity(config.max_bytes)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .weigher(|_, entry: &Entry| entry.bytes)
             .time_to_live(config.ttl)
             .eviction_listener(move |_, _, cause| {
@@ -159,7 +167,7 @@ impl Core {
     }
 
     /// Finds a fresh entry, or loads one under the key's compute lock so that
-    /// concurrent misses share one backend read.
+    /// concurrent misses share one backend read (`load` counts it).
     /// The entry's key and serial are recorded for a memo being made
     /// ([`memo::record`]).
     async fn read_through<F, Fut>(&self, key: CacheKey, load: F) -> Result<Cached, StoreError>
@@ -182,7 +190,6 @@ impl Core {
                     self.stats.hits.inc();
                     return Ok(Op::Nop);
                 }
-                self.stats.misses.inc();
                 load().await.map(Op::Put)
             })
             .await?;
@@ -200,9 +207,10 @@ impl Core {
         })
     }
 
-    fn bump(&self, name: String) {
+    fn bump(&self, name: String) -> u64 {
         let fresh = self.next_generation.fetch_add(1, Ordering::Relaxed);
         self.generations.insert(name, fresh);
+        fresh
     }
 
     /// The generation names a query depends on: its partition, plus the whole
@@ -218,6 +226,14 @@ impl Core {
 }
 
 const GSI1_WIDE: &str = "GSI1*";
+
+/// The attribute `index` sorts a partition by.
+fn sort_attr(index: Index) -> &'static str {
+    match index {
+        Index::Primary => super::attr::SK,
+        Index::Gsi1 => super::attr::GSI1SK,
+    }
+}
 
 fn partition_name(index: Index, partition: &str) -> String {
     match index {
@@ -279,13 +295,15 @@ impl Core {
         }
         let cached = self
             .read_through(CacheKey::Item(key.clone()), || async {
+                self.stats.misses.inc();
                 let item = self.inner.get(key, Read::Eventual).await?;
-                let bytes = key_len(key) + item.as_deref().map_or(0, item_len);
-                Ok(self.entry(Cached::Item(item), bytes))
+                let stored = item.as_deref().map(StoredItem::of);
+                let bytes = item_bytes(key, stored.as_ref());
+                Ok(self.entry(Cached::Item(stored), bytes))
             })
             .await?;
         match cached {
-            Cached::Item(item) => Ok(item),
+            Cached::Item(item) => Ok(item.map(|i| i.item()).transpose()?.map(Arc::new)),
             _ => Err(StoreError::Internal(
                 "an item key held something else".into(),
             )),
@@ -302,13 +320,21 @@ impl Core {
         let key = CacheKey::Page(query.clone(), partition, index);
         let cached = self
             .read_through(key, || async {
+                if let Some(entry) = self.patched(query, partition).await {
+                    self.stats.hits.inc();
+                    self.stats.patched.inc();
+                    return Ok(entry);
+                }
+                self.stats.misses.inc();
+                self.keep_history(query).await;
                 let page = self.inner.query(query, Read::Eventual).await?;
-                let bytes = page.items.iter().map(item_len).sum::<usize>() + 64;
-                Ok(self.entry(Cached::Page(Arc::new(page)), bytes))
+                let stored = StoredPage::of(&page, sort_attr(query.index));
+                let bytes = stored.bytes();
+                Ok(self.entry(Cached::Page(Arc::new(stored)), bytes))
             })
             .await?;
         match cached {
-            Cached::Page(page) => Ok((*page).clone()),
+            Cached::Page(page) => page.page(),
             _ => Err(StoreError::Internal(
                 "a page key held something else".into(),
             )),

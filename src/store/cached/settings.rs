@@ -57,6 +57,9 @@ pub struct CacheStats {
     /// Reads that went to the table (one per single-flight group; every
     /// read when the cache is off).
     pub misses: Counter,
+    /// Pages made from an older page and this instance's writes since,
+    /// without a backend read (counted in `hits` too).
+    pub patched: Counter,
     /// Strongly consistent reads, which go to the table past the cache.
     pub bypassed: Counter,
     /// Entries dropped for size or age.

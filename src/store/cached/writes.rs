@@ -1,20 +1,33 @@
 //! The write path of [`super::CachedTable`]: forget what a write touches
 //! before it is sent, and bring the cache in line with its outcome after.
 
-use std::sync::Arc;
-
 use moka::ops::compute::Op;
 use serde_json::Value;
 
-use super::size::{item_len, key_len};
+use super::pages::After;
+use super::stored::{StoredItem, item_bytes};
 use super::{CacheKey, Cached, Core, Entry, GSI1_WIDE, partition_name};
 use crate::store::{Condition, Index, Key, StoreError, Write, attr};
 
-/// What one write touches, and the entry it leaves if it succeeds.
+/// What one write touches, and the item it leaves if it succeeds.
 struct Touched {
     key: Key,
-    partitions: Vec<String>,
-    after: (Cached, usize),
+    /// Partitions of the GSI (or all of it) whose pages it may change.
+    gsi_partitions: Vec<String>,
+    after: Option<StoredItem>,
+    /// Whether the item stays in the cache after the write (see [`kept`]).
+    kept: bool,
+}
+
+impl Touched {
+    /// What the write did, for the pages of its partition.
+    fn change(&self) -> After {
+        match (&self.after, self.kept) {
+            (Some(item), true) => After::Item(item.clone()),
+            (Some(_), false) => After::Expiring,
+            (None, _) => After::Gone,
+        }
+    }
 }
 
 impl Core {
@@ -25,32 +38,50 @@ impl Core {
             let Some(key) = write.key() else { continue };
             // Before it is sent: readers meanwhile go to the table.
             let previous = self.entries.remove(&CacheKey::Item(key.clone())).await;
-            let partitions = self.partitions_touched(write, &key, previous.as_ref());
-            self.bump_all(&partitions);
-            let after = after(write, &key);
+            let gsi_partitions = gsi_partitions_touched(write, previous.as_ref());
+            self.bump_all(&gsi_partitions);
+            let (after, kept) = after(write);
             touched.push(Touched {
                 key,
-                partitions,
+                gsi_partitions,
                 after,
+                kept,
             });
         }
+        let mut partitions: Vec<&str> = touched.iter().map(|t| t.key.pk.as_str()).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        let mut began = Vec::with_capacity(partitions.len());
+        for partition in &partitions {
+            began.push(self.begin_write(partition).await);
+        }
+
         let result = self.inner.transact(writes).await;
-        for Touched {
-            key,
-            partitions,
-            after,
-        } in touched
-        {
-            self.bump_all(&partitions);
+
+        for (partition, began) in partitions.iter().zip(began) {
+            let changes = result.is_ok().then(|| {
+                touched
+                    .iter()
+                    .filter(|t| t.key.pk == *partition)
+                    .map(|t| (t.key.clone(), t.change()))
+                    .collect()
+            });
+            self.end_write(partition, began, changes).await;
+        }
+        for t in &touched {
+            self.bump_all(&t.gsi_partitions);
             // The entry as the write left it, under the key's compute lock
             // so a slower concurrent load cannot overwrite it with older
             // data; none when the outcome is unknown.
-            let next = match result {
-                Ok(()) => Op::Put(self.entry(after.0, after.1)),
-                Err(_) => Op::Remove,
+            let next = match &result {
+                Ok(()) if t.kept => {
+                    let bytes = item_bytes(&t.key, t.after.as_ref());
+                    Op::Put(self.entry(Cached::Item(t.after.clone()), bytes))
+                }
+                _ => Op::Remove,
             };
             self.entries
-                .entry(CacheKey::Item(key))
+                .entry(CacheKey::Item(t.key.clone()))
                 .and_compute_with(|_| async move { next })
                 .await;
         }
@@ -62,51 +93,55 @@ impl Core {
             self.bump(name.clone());
         }
     }
-
-    /// The query partitions a write can change: its own, the GSI partition
-    /// it writes, and the one the old item sat in. If we know the old item,
-    /// that is its partition; if we can't know, all of them (a create under
-    /// `NotExists` had no old item).
-    fn partitions_touched(
-        &self,
-        write: &Write,
-        key: &Key,
-        previous: Option<&Entry>,
-    ) -> Vec<String> {
-        let mut names = vec![partition_name(Index::Primary, &key.pk)];
-        if let Write::Put { item, .. } = write
-            && let Some(gsi) = item.get(attr::GSI1PK).and_then(Value::as_str)
-        {
-            names.push(partition_name(Index::Gsi1, gsi));
-        }
-        let creates = matches!(
-            write,
-            Write::Put {
-                condition: Condition::NotExists,
-                ..
-            }
-        );
-        match previous.map(|e| &e.value) {
-            Some(Cached::Item(Some(old))) => {
-                if let Some(gsi) = old.get(attr::GSI1PK).and_then(Value::as_str) {
-                    names.push(partition_name(Index::Gsi1, gsi));
-                }
-            }
-            Some(_) => {}
-            None if creates => {}
-            None => names.push(GSI1_WIDE.to_string()),
-        }
-        names
-    }
 }
 
-/// The cached value a successful write leaves, and its estimated bytes.
-fn after(write: &Write, key: &Key) -> (Cached, usize) {
+/// The GSI partitions a write can change: the one it writes, and the one
+/// the old item sat in. If we know the old item, that is its partition;
+/// if we can't know, all of them (a create under `NotExists` had no old
+/// item).
+fn gsi_partitions_touched(write: &Write, previous: Option<&Entry>) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Write::Put { item, .. } = write
+        && let Some(gsi) = item.get(attr::GSI1PK).and_then(Value::as_str)
+    {
+        names.push(partition_name(Index::Gsi1, gsi));
+    }
+    let creates = matches!(
+        write,
+        Write::Put {
+            condition: Condition::NotExists,
+            ..
+        }
+    );
+    match previous.map(|e| &e.value) {
+        Some(Cached::Item(Some(old))) => {
+            let old = old.item().ok();
+            match old
+                .as_ref()
+                .map(|o| o.get(attr::GSI1PK).and_then(Value::as_str))
+            {
+                Some(Some(gsi)) => names.push(partition_name(Index::Gsi1, gsi)),
+                Some(None) => {}
+                None => names.push(GSI1_WIDE.to_string()),
+            }
+        }
+        Some(_) => {}
+        None if creates => {}
+        None => names.push(GSI1_WIDE.to_string()),
+    }
+    names
+}
+
+/// The item a successful write leaves, and whether the cache keeps it.
+/// An item that expires (a change log entry, an idempotency record) is
+/// written once and read rarely, if ever, by key: keeping it would only
+/// push out what is read.
+fn after(write: &Write) -> (Option<StoredItem>, bool) {
     match write {
         Write::Put { item, .. } => (
-            Cached::Item(Some(Arc::new(item.clone()))),
-            item_len(item) + key_len(key),
+            Some(StoredItem::of(item)),
+            !item.contains_key(attr::EXPIRES_AT),
         ),
-        Write::Delete { .. } => (Cached::Item(None), key_len(key)),
+        Write::Delete { .. } => (None, true),
     }
 }
