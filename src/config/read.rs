@@ -24,7 +24,7 @@ pub(super) fn address(var: Var) -> Result<SocketAddr, ConfigError> {
 pub(super) fn cache(var: Var) -> Result<CacheConfig, ConfigError> {
     Ok(CacheConfig {
         ttl: duration(&var, "APP_CACHE_TTL", Duration::from_secs(300))?,
-        max_bytes: parse(&var, "APP_CACHE_MAX_BYTES", 64 * 1024 * 1024u64)?,
+        max_bytes: parse(&var, "APP_CACHE_MAX_BYTES", 128 * 1024 * 1024u64)?,
         ..CacheConfig::default()
     })
 }

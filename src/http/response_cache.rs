@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -40,9 +40,11 @@ pub struct ResponseCache {
     pub routes: Vec<&'static str>,
 }
 
-/// A kept answer: a 200's headers and body.
+/// A kept answer: a 200's headers and body, in as little memory as they
+/// fit (a `HeaderMap` of three headers takes about 700 bytes, and an
+/// encoder's buffer up to twice its body).
 struct Answer {
-    headers: HeaderMap,
+    headers: Box<[(HeaderName, HeaderValue)]>,
     body: Bytes,
 }
 
@@ -113,10 +115,21 @@ impl Answer {
         let body = axum::body::to_bytes(body, usize::MAX)
             .await
             .map_err(|e| ApiError::Internal(format!("reading an answer to keep: {e}")))?;
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         Ok(Self {
-            headers: parts.headers,
-            body,
+            headers,
+            body: Bytes::copy_from_slice(&body),
         })
+    }
+
+    fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.headers
+            .iter()
+            .find_map(|(n, value)| (n == name).then_some(value))
     }
 
     /// Bytes held, for the cache's budget.
@@ -124,28 +137,33 @@ impl Answer {
         let headers: usize = self
             .headers
             .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 16)
+            .map(|(name, value)| {
+                name.as_str().len() + value.len() + size_of::<(HeaderName, HeaderValue)>()
+            })
             .sum();
-        self.body.len() + headers + 128
+        self.body.len() + headers + size_of::<Self>()
     }
 
     /// The full answer, or 304 with its `ETag` and `Cache-Control` when
     /// `If-None-Match` names the ETag.
     fn respond(&self, if_none_match: &IfNoneMatch) -> Response {
-        let etag = self.headers.get(header::ETAG);
-        if let Some(etag) = etag
+        if let Some(etag) = self.header(&header::ETAG)
             && if_none_match.hits(etag.to_str().unwrap_or_default())
         {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
             for name in [header::ETAG, header::CACHE_CONTROL] {
-                if let Some(value) = self.headers.get(&name) {
+                if let Some(value) = self.header(&name) {
                     response.headers_mut().insert(name, value.clone());
                 }
             }
             return response;
         }
         let mut response = Response::new(Body::from(self.body.clone()));
-        *response.headers_mut() = self.headers.clone();
+        let headers = response.headers_mut();
+        headers.reserve(self.headers.len());
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
         response
     }
 }

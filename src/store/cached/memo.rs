@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::stored::ENTRY_OVERHEAD;
 use super::{CacheKey, Cached, CachedTable, Core, Entry};
 
 /// What is remembered: the caller's own type.
@@ -102,7 +103,8 @@ impl CachedTable {
         Err(MemoKey(key))
     }
 
-    /// Keeps `value`, weighing `bytes`, for as long as `reads` are current.
+    /// Keeps `value`, weighing `bytes` (the memo's own: its key and what it
+    /// was made from are added here), for as long as `reads` are current.
     /// Nothing is kept if they are not current already (a write overtook
     /// the work).
     pub async fn remember(&self, key: MemoKey, value: Memo, bytes: usize, reads: Reads) {
@@ -116,6 +118,8 @@ impl CachedTable {
         if !core.all_current(&reads.0).await {
             return;
         }
+        let bytes = bytes + key.0.heap_bytes() + ENTRY_OVERHEAD + size_of::<Remembered>();
+        let bytes = bytes + reads.0.iter().map(EntryRead::bytes).sum::<usize>();
         let entry = Entry {
             value: Cached::Memo(Arc::new(Remembered {
                 value,
@@ -126,6 +130,12 @@ impl CachedTable {
             serial: core.next_serial.fetch_add(1, Ordering::Relaxed),
         };
         core.entries.insert(key.0, entry).await;
+    }
+}
+
+impl EntryRead {
+    fn bytes(&self) -> usize {
+        size_of::<Self>() + self.key.heap_bytes()
     }
 }
 

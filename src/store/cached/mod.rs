@@ -60,8 +60,9 @@ use super::{Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write}
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum CacheKey {
     Item(Key),
-    /// A query, with the generations it was read under.
-    Page(Query, u64, u64),
+    /// A query, with the generations it was read under (boxed: keys are
+    /// held twice per entry, and most are items).
+    Page(Box<Query>, u64, u64),
     /// Something made from entries above (see [`memo`]).
     Memo(String),
     /// A partition's recent writes (see [`pages`]).
@@ -317,7 +318,7 @@ impl Core {
             return self.inner.query(query, read).await;
         }
         let (partition, index) = self.generations_of(query);
-        let key = CacheKey::Page(query.clone(), partition, index);
+        let key = CacheKey::Page(Box::new(query.clone()), partition, index);
         let cached = self
             .read_through(key, || async {
                 if let Some(entry) = self.patched(query, partition).await {

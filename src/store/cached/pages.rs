@@ -142,7 +142,7 @@ impl Core {
                 self.drop_pages(&query, began.into_iter()).await;
             } else if let Some(page) = self.patched(&query, to).await {
                 self.entries
-                    .entry(CacheKey::Page(query, to, 0))
+                    .entry(CacheKey::Page(Box::new(query), to, 0))
                     .or_insert_with(async { page })
                     .await;
             }
@@ -220,7 +220,7 @@ impl Core {
                 return None;
             }
             for from in step.from {
-                let key = CacheKey::Page(query.clone(), from, 0);
+                let key = CacheKey::Page(Box::new(query.clone()), from, 0);
                 if let Some(base) = self.fresh_page(&key).await {
                     let page = self.brought_up(query, &base, history.steps.range(newest..));
                     let passed = history.steps.range(newest..).flat_map(|step| step.from);
@@ -237,7 +237,7 @@ impl Core {
     /// them any more, and they would hold their space until evicted.
     async fn drop_pages(&self, query: &Query, generations: impl Iterator<Item = u64>) {
         for generation in generations {
-            let key = CacheKey::Page(query.clone(), generation, 0);
+            let key = CacheKey::Page(Box::new(query.clone()), generation, 0);
             self.entries.invalidate(&key).await;
         }
     }

@@ -23,7 +23,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             ttl: Duration::from_secs(300),
-            max_bytes: 64 * 1024 * 1024,
+            max_bytes: 128 * 1024 * 1024,
             clock: Clock::default(),
         }
     }
