@@ -64,6 +64,7 @@ enum SiteCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    atrium::allocator::release_empty_pages_at_once();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
