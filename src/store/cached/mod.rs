@@ -42,18 +42,18 @@ use std::time::{Duration, Instant};
 
 mod memo;
 mod pages;
+mod reads;
 mod settings;
 mod stored;
 mod writes;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
 
-use stored::{StoredItem, StoredPage, item_bytes};
+use stored::{StoredItem, StoredPage};
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
 use moka::ops::compute::Op;
-use prometheus_client::metrics::counter::Counter;
 
 use super::{Index, Key, Page, Query, Read, SharedItem, StoreError, Table, Write};
 
@@ -274,71 +274,5 @@ impl Table for CachedTable {
 
     fn describe(&self) -> String {
         format!("{} behind an in-process cache", self.core.inner.describe())
-    }
-}
-
-/// The reads, cached.
-impl Core {
-    /// For a read that goes straight to the table, the counter it counts in.
-    fn past_the_cache(&self, read: Read) -> Option<&Counter> {
-        match (read, self.enabled) {
-            (Read::Strong, _) => Some(&self.stats.bypassed),
-            (Read::Eventual, false) => Some(&self.stats.misses),
-            (Read::Eventual, true) => None,
-        }
-    }
-
-    async fn get(&self, key: &Key, read: Read) -> Result<Option<SharedItem>, StoreError> {
-        if let Some(counter) = self.past_the_cache(read) {
-            counter.inc();
-            memo::record_uncached();
-            return self.inner.get(key, read).await;
-        }
-        let cached = self
-            .read_through(CacheKey::Item(key.clone()), || async {
-                self.stats.misses.inc();
-                let item = self.inner.get(key, Read::Eventual).await?;
-                let stored = item.as_deref().map(StoredItem::of);
-                let bytes = item_bytes(key, stored.as_ref());
-                Ok(self.entry(Cached::Item(stored), bytes))
-            })
-            .await?;
-        match cached {
-            Cached::Item(item) => Ok(item.map(|i| i.item()).transpose()?.map(Arc::new)),
-            _ => Err(StoreError::Internal(
-                "an item key held something else".into(),
-            )),
-        }
-    }
-
-    async fn query(&self, query: &Query, read: Read) -> Result<Page, StoreError> {
-        if let Some(counter) = self.past_the_cache(read) {
-            counter.inc();
-            memo::record_uncached();
-            return self.inner.query(query, read).await;
-        }
-        let (partition, index) = self.generations_of(query);
-        let key = CacheKey::Page(Box::new(query.clone()), partition, index);
-        let cached = self
-            .read_through(key, || async {
-                if let Some(entry) = self.patched(query, partition).await {
-                    self.stats.hits.inc();
-                    self.stats.patched.inc();
-                    return Ok(entry);
-                }
-                self.stats.misses.inc();
-                self.keep_history(query).await;
-                let page = self.inner.query(query, Read::Eventual).await?;
-                let stored = StoredPage::of(&page, sort_attr(query.index));
-                let bytes = stored.bytes();
-                Ok(self.entry(Cached::Page(Arc::new(stored)), bytes))
-            })
-            .await?;
-        match cached {
-            Cached::Page(page) => page.page(),
-            _ => Err(StoreError::Internal(
-                "a page key held something else".into(),
-            )),
-        }
     }
 }

@@ -34,9 +34,9 @@ use std::sync::Arc;
 
 use moka::ops::compute::Op;
 
-use super::stored::{StoredItem, StoredPage};
+use super::stored::{After, apply};
 use super::{CacheKey, Cached, Core, Entry, partition_name};
-use crate::store::{Cursor, Index, Key, Query, attr};
+use crate::store::{Index, Key, Query};
 
 /// Writes remembered per partition: enough for a burst of changes between
 /// two reads of a list.
@@ -63,16 +63,6 @@ pub(super) struct Step {
     to: u64,
     /// Each item the write touched in the partition, as it left it.
     changes: Vec<(Key, After)>,
-}
-
-/// An item as a write left it.
-#[derive(Clone)]
-pub(super) enum After {
-    Item(StoredItem),
-    Gone,
-    /// An item that expires: whether a page shows it depends on when the
-    /// page is read, so a page it falls in is read from the table.
-    Expiring,
 }
 
 impl History {
@@ -268,61 +258,5 @@ impl Core {
         let mut entry = self.entry(Cached::Page(Arc::new(page)), bytes);
         entry.fresh_until = base.fresh_until;
         Some(entry)
-    }
-}
-
-/// Brings `page` in line with `key` now holding `item` (or nothing).
-/// `None` when the result cannot be known without the table.
-fn apply(page: &mut StoredPage, query: &Query, key: &Key, after: &After) -> Option<()> {
-    if key.pk != query.partition || !key.sk.starts_with(&query.sort_prefix) {
-        return Some(());
-    }
-    if !covers(page, query, &key.sk) {
-        return Some(());
-    }
-    let old = page.items.iter().position(|(sort, _)| *sort == key.sk);
-    if let Some(at) = old {
-        page.items.remove(at);
-    }
-    let item = match after {
-        After::Item(item) => Some(item),
-        After::Gone => None,
-        After::Expiring => return None,
-    };
-    let belongs = match item {
-        Some(stored) => query.matches_filter(&stored.item().ok()?),
-        None => false,
-    };
-    if !belongs {
-        // A full page that lost an item would need the next one.
-        return (old.is_none() || page.next.is_none()).then_some(());
-    }
-    let at = page
-        .items
-        .iter()
-        .position(|(sort, _)| (*sort > key.sk) == query.ascending)
-        .unwrap_or(page.items.len());
-    page.items.insert(at, (key.sk.clone(), item?.clone()));
-    if page.items.len() >= query.limit {
-        page.items.truncate(query.limit);
-        let last = &page.items[query.limit - 1].0;
-        page.next = Some(Cursor::at(&Key::new(query.partition.clone(), last.clone())));
-    }
-    Some(())
-}
-
-/// Whether the sort key falls within the part of the partition `page`
-/// covers: after the query's cursor, and up to where the page stopped.
-fn covers(page: &StoredPage, query: &Query, sort: &str) -> bool {
-    let bound = |cursor: &Option<Cursor>| {
-        cursor
-            .as_ref()
-            .and_then(|c| c.get(attr::SK).map(str::to_string))
-    };
-    let (start, stop) = (bound(&query.cursor), bound(&page.next));
-    if query.ascending {
-        start.is_none_or(|s| sort > s.as_str()) && stop.is_none_or(|s| sort <= s.as_str())
-    } else {
-        start.is_none_or(|s| sort < s.as_str()) && stop.is_none_or(|s| sort >= s.as_str())
     }
 }

@@ -5,13 +5,16 @@
 //! an entry back parses it (about a microsecond for a todo); reads that
 //! repeat are mostly answered a level up, from a response kept whole
 //! ([`super::memo`]).
+//!
+//! Also here: how one write's result is applied to a kept page
+//! ([`apply`]), for [`super::pages`].
 
 use std::mem::size_of;
 
 use bytes::Bytes;
 
 use super::CacheKey;
-use crate::store::{Cursor, Item, Key, Page, StoreError};
+use crate::store::{Cursor, Item, Key, Page, Query, StoreError, attr};
 
 /// What an entry costs beyond its own bytes: moka's nodes (the map's
 /// bucket, the key held a second time for its queues, the entry's
@@ -110,5 +113,71 @@ impl CacheKey {
             }
             CacheKey::Memo(text) | CacheKey::History(text) => text.len(),
         }
+    }
+}
+
+/// An item as a write left it.
+#[derive(Clone)]
+pub(super) enum After {
+    Item(StoredItem),
+    Gone,
+    /// An item that expires: whether a page shows it depends on when the
+    /// page is read, so a page it falls in is read from the table.
+    Expiring,
+}
+
+/// Brings `page` in line with `key` now holding `item` (or nothing).
+/// `None` when the result cannot be known without the table.
+pub(super) fn apply(page: &mut StoredPage, query: &Query, key: &Key, after: &After) -> Option<()> {
+    if key.pk != query.partition || !key.sk.starts_with(&query.sort_prefix) {
+        return Some(());
+    }
+    if !covers(page, query, &key.sk) {
+        return Some(());
+    }
+    let old = page.items.iter().position(|(sort, _)| *sort == key.sk);
+    if let Some(at) = old {
+        page.items.remove(at);
+    }
+    let item = match after {
+        After::Item(item) => Some(item),
+        After::Gone => None,
+        After::Expiring => return None,
+    };
+    let belongs = match item {
+        Some(stored) => query.matches_filter(&stored.item().ok()?),
+        None => false,
+    };
+    if !belongs {
+        // A full page that lost an item would need the next one.
+        return (old.is_none() || page.next.is_none()).then_some(());
+    }
+    let at = page
+        .items
+        .iter()
+        .position(|(sort, _)| (*sort > key.sk) == query.ascending)
+        .unwrap_or(page.items.len());
+    page.items.insert(at, (key.sk.clone(), item?.clone()));
+    if page.items.len() >= query.limit {
+        page.items.truncate(query.limit);
+        let last = &page.items[query.limit - 1].0;
+        page.next = Some(Cursor::at(&Key::new(query.partition.clone(), last.clone())));
+    }
+    Some(())
+}
+
+/// Whether the sort key falls within the part of the partition `page`
+/// covers: after the query's cursor, and up to where the page stopped.
+fn covers(page: &StoredPage, query: &Query, sort: &str) -> bool {
+    let bound = |cursor: &Option<Cursor>| {
+        cursor
+            .as_ref()
+            .and_then(|c| c.get(attr::SK).map(str::to_string))
+    };
+    let (start, stop) = (bound(&query.cursor), bound(&page.next));
+    if query.ascending {
+        start.is_none_or(|s| sort > s.as_str()) && stop.is_none_or(|s| sort <= s.as_str())
+    } else {
+        start.is_none_or(|s| sort < s.as_str()) && stop.is_none_or(|s| sort >= s.as_str())
     }
 }

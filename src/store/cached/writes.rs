@@ -4,7 +4,7 @@
 use moka::ops::compute::Op;
 use serde_json::Value;
 
-use super::pages::After;
+use super::stored::After;
 use super::stored::{StoredItem, item_bytes};
 use super::{CacheKey, Cached, Core, Entry, GSI1_WIDE, partition_name};
 use crate::store::{Condition, Index, Key, StoreError, Write, attr};
