@@ -45,14 +45,19 @@ fn delete(n: u32) -> Vec<Write> {
     }]
 }
 
+/// User `a`'s todos, `limit` a page.
+fn todos(limit: usize) -> Query {
+    Query {
+        sort_prefix: "TODO#".into(),
+        limit,
+        ..Query::partition("U#a")
+    }
+}
+
 /// The queries a client makes of the list: both orders, a filter, short
 /// pages, and the page after the first.
 fn queries(store_first_page: &Page) -> Vec<Query> {
-    let base = Query {
-        sort_prefix: "TODO#".into(),
-        limit: 3,
-        ..Query::partition("U#a")
-    };
+    let base = todos(3);
     let mut second = base.clone();
     second.cursor = store_first_page.next.clone();
     vec![
@@ -100,11 +105,7 @@ async fn pages_read_after_writes_equal_the_stores_own() {
             commit(n, next(2) == 0, seq)
         };
         f.table().transact(writes).await.unwrap();
-        let first = Query {
-            sort_prefix: "TODO#".into(),
-            limit: 3,
-            ..Query::partition("U#a")
-        };
+        let first = todos(3);
         let store_first = f.backend.inner.query(&first, Read::Strong).await.unwrap();
         for query in queries(&store_first) {
             let cached = f.table().query(&query, Read::Eventual).await.unwrap();
@@ -123,11 +124,7 @@ async fn pages_read_after_writes_equal_the_stores_own() {
 #[tokio::test]
 async fn a_list_read_after_each_write_costs_no_backend_read() {
     let f = Fixture::new(CacheConfig::default());
-    let list = Query {
-        sort_prefix: "TODO#".into(),
-        limit: 50,
-        ..Query::partition("U#a")
-    };
+    let list = todos(50);
     for n in 0..5 {
         f.table()
             .transact(commit(n, false, n.into()))
@@ -160,10 +157,7 @@ async fn a_made_page_still_shows_other_instances_writes_within_the_ttl() {
         clock: clock.clone(),
         ..CacheConfig::default()
     });
-    let list = Query {
-        sort_prefix: "TODO#".into(),
-        ..Query::partition("U#a")
-    };
+    let list = todos(100);
     f.table().transact(commit(1, false, 1)).await.unwrap();
     assert_eq!(f.count(&list).await, 1);
     // Another instance adds a todo; this one then writes and reads again.
@@ -183,10 +177,7 @@ async fn a_made_page_still_shows_other_instances_writes_within_the_ttl() {
 #[tokio::test]
 async fn overlapping_writes_send_the_next_read_to_the_store() {
     let f = Fixture::new(CacheConfig::default());
-    let list = Query {
-        sort_prefix: "TODO#".into(),
-        ..Query::partition("U#a")
-    };
+    let list = todos(100);
     f.table().transact(commit(1, false, 1)).await.unwrap();
     f.count(&list).await;
     let read_once = f.queries();

@@ -71,10 +71,7 @@ impl History {
             .steps
             .iter()
             .flat_map(|step| &step.changes)
-            .map(|(key, after)| match after {
-                After::Item(item) => super::stored::item_bytes(key, Some(item)),
-                After::Gone | After::Expiring => super::stored::item_bytes(key, None),
-            })
+            .map(|(key, after)| after.bytes(key))
             .sum();
         changes + self.queries.len() * 128 + 256
     }
@@ -127,12 +124,13 @@ impl Core {
                 }
             })
             .await;
-        for query in kept.map(|history| history.queries).unwrap_or_default() {
+        let queries = kept.iter().flat_map(|history| &history.queries);
+        for query in queries {
             if !recorded {
-                self.drop_pages(&query, began.into_iter()).await;
-            } else if let Some(page) = self.patched(&query, to).await {
+                self.drop_pages(query, began.into_iter()).await;
+            } else if let Some(page) = self.patched(query, to).await {
                 self.entries
-                    .entry(CacheKey::Page(Box::new(query), to, 0))
+                    .entry(CacheKey::Page(Box::new(query.clone()), to, 0))
                     .or_insert_with(async { page })
                     .await;
             }
@@ -167,7 +165,7 @@ impl Core {
         name: &str,
         create: bool,
         change: impl FnOnce(&mut History),
-    ) -> Option<History> {
+    ) -> Option<Arc<History>> {
         let mut kept = None;
         self.entries
             .entry(CacheKey::History(name.to_string()))
@@ -181,8 +179,9 @@ impl Core {
                 change(&mut history);
                 let op = if exists || create {
                     let bytes = history.bytes();
+                    let history = Arc::new(history);
                     kept = Some(history.clone());
-                    Op::Put(self.entry(Cached::History(Arc::new(history)), bytes))
+                    Op::Put(self.entry(Cached::History(history), bytes))
                 } else {
                     Op::Nop
                 };

@@ -126,6 +126,26 @@ pub(super) enum After {
     Expiring,
 }
 
+impl After {
+    /// What the item entry holds after the write (`Some(None)`: "not
+    /// found"); `None` when the item is not kept.
+    pub(super) fn kept(&self) -> Option<Option<StoredItem>> {
+        match self {
+            After::Item(item) => Some(Some(item.clone())),
+            After::Gone => Some(None),
+            After::Expiring => None,
+        }
+    }
+
+    /// What it costs in the budget, with its key.
+    pub(super) fn bytes(&self, key: &Key) -> usize {
+        match self {
+            After::Item(item) => item_bytes(key, Some(item)),
+            After::Gone | After::Expiring => item_bytes(key, None),
+        }
+    }
+}
+
 /// Brings `page` in line with `key` now holding `item` (or nothing).
 /// `None` when the result cannot be known without the table.
 pub(super) fn apply(page: &mut StoredPage, query: &Query, key: &Key, after: &After) -> Option<()> {
@@ -145,6 +165,7 @@ pub(super) fn apply(page: &mut StoredPage, query: &Query, key: &Key, after: &Aft
         After::Expiring => return None,
     };
     let belongs = match item {
+        Some(_) if query.filter.is_none() => true,
         Some(stored) => query.matches_filter(&stored.item().ok()?),
         None => false,
     };
@@ -169,15 +190,13 @@ pub(super) fn apply(page: &mut StoredPage, query: &Query, key: &Key, after: &Aft
 /// Whether the sort key falls within the part of the partition `page`
 /// covers: after the query's cursor, and up to where the page stopped.
 fn covers(page: &StoredPage, query: &Query, sort: &str) -> bool {
-    let bound = |cursor: &Option<Cursor>| {
-        cursor
-            .as_ref()
-            .and_then(|c| c.get(attr::SK).map(str::to_string))
-    };
+    fn bound(cursor: &Option<Cursor>) -> Option<&str> {
+        cursor.as_ref().and_then(|c| c.get(attr::SK))
+    }
     let (start, stop) = (bound(&query.cursor), bound(&page.next));
     if query.ascending {
-        start.is_none_or(|s| sort > s.as_str()) && stop.is_none_or(|s| sort <= s.as_str())
+        start.is_none_or(|s| sort > s) && stop.is_none_or(|s| sort <= s)
     } else {
-        start.is_none_or(|s| sort < s.as_str()) && stop.is_none_or(|s| sort >= s.as_str())
+        start.is_none_or(|s| sort < s) && stop.is_none_or(|s| sort >= s)
     }
 }

@@ -4,8 +4,7 @@
 use moka::ops::compute::Op;
 use serde_json::Value;
 
-use super::stored::After;
-use super::stored::{StoredItem, item_bytes};
+use super::stored::{After, StoredItem};
 use super::{CacheKey, Cached, Core, Entry, GSI1_WIDE, partition_name};
 use crate::store::{Condition, Index, Key, StoreError, Write, attr};
 
@@ -14,20 +13,7 @@ struct Touched {
     key: Key,
     /// Partitions of the GSI (or all of it) whose pages it may change.
     gsi_partitions: Vec<String>,
-    after: Option<StoredItem>,
-    /// Whether the item stays in the cache after the write (see [`kept`]).
-    kept: bool,
-}
-
-impl Touched {
-    /// What the write did, for the pages of its partition.
-    fn change(&self) -> After {
-        match (&self.after, self.kept) {
-            (Some(item), true) => After::Item(item.clone()),
-            (Some(_), false) => After::Expiring,
-            (None, _) => After::Gone,
-        }
-    }
+    after: After,
 }
 
 impl Core {
@@ -40,12 +26,10 @@ impl Core {
             let previous = self.entries.remove(&CacheKey::Item(key.clone())).await;
             let gsi_partitions = gsi_partitions_touched(write, previous.as_ref());
             self.bump_all(&gsi_partitions);
-            let (after, kept) = after(write);
             touched.push(Touched {
                 key,
                 gsi_partitions,
-                after,
-                kept,
+                after: after(write),
             });
         }
         let mut partitions: Vec<&str> = touched.iter().map(|t| t.key.pk.as_str()).collect();
@@ -63,7 +47,7 @@ impl Core {
                 touched
                     .iter()
                     .filter(|t| t.key.pk == *partition)
-                    .map(|t| (t.key.clone(), t.change()))
+                    .map(|t| (t.key.clone(), t.after.clone()))
                     .collect()
             });
             self.end_write(partition, began, changes).await;
@@ -73,10 +57,10 @@ impl Core {
             // The entry as the write left it, under the key's compute lock
             // so a slower concurrent load cannot overwrite it with older
             // data; none when the outcome is unknown.
-            let next = match &result {
-                Ok(()) if t.kept => {
-                    let bytes = item_bytes(&t.key, t.after.as_ref());
-                    Op::Put(self.entry(Cached::Item(t.after.clone()), bytes))
+            let next = match (&result, t.after.kept()) {
+                (Ok(()), Some(item)) => {
+                    let bytes = t.after.bytes(&t.key);
+                    Op::Put(self.entry(Cached::Item(item), bytes))
                 }
                 _ => Op::Remove,
             };
@@ -132,16 +116,14 @@ fn gsi_partitions_touched(write: &Write, previous: Option<&Entry>) -> Vec<String
     names
 }
 
-/// The item a successful write leaves, and whether the cache keeps it.
-/// An item that expires (a change log entry, an idempotency record) is
-/// written once and read rarely, if ever, by key: keeping it would only
-/// push out what is read.
-fn after(write: &Write) -> (Option<StoredItem>, bool) {
+/// The item a successful write leaves. An item that expires (a change
+/// log entry, an idempotency record) is written once and read rarely, if
+/// ever, by key: it is not kept (nor encoded), and only marks the pages it
+/// falls in as needing the table.
+fn after(write: &Write) -> After {
     match write {
-        Write::Put { item, .. } => (
-            Some(StoredItem::of(item)),
-            !item.contains_key(attr::EXPIRES_AT),
-        ),
-        Write::Delete { .. } => (None, true),
+        Write::Put { item, .. } if item.contains_key(attr::EXPIRES_AT) => After::Expiring,
+        Write::Put { item, .. } => After::Item(StoredItem::of(item)),
+        Write::Delete { .. } => After::Gone,
     }
 }
