@@ -3,11 +3,9 @@
 //! and misses. Served at `/metrics`; on Lambda, where nothing scrapes it,
 //! also written to the log as CloudWatch metrics ([`super::emf`]).
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -135,14 +133,18 @@ fn register_cache(registry: &mut Registry, cache: &CacheStats) {
 
 /// Counts and times every request under its route template (never the raw
 /// path, which would make one series per todo id).
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub async fn track<F: Future<Output = Response>>(
+    metrics: &Metrics,
+    request: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(request).await;
+    let response = inner(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     if let Some(emf) = &metrics.emf {

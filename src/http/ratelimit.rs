@@ -8,6 +8,7 @@
 //! (up to `q` requests, refilled over `w` seconds) and, per answer,
 //! `RateLimit: "reads";r=97;t=1` (`r` left, full again in `t` seconds).
 
+use std::fmt::Write as _;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -99,8 +100,16 @@ impl<K: Hash + Eq + Clone> Budget<K> {
             Verdict::Pass { remaining } => (remaining, self.refill * (self.burst - remaining)),
             Verdict::Refuse { wait } => (0, wait),
         };
-        let state = format!("\"{}\";r={remaining};t={}", self.name, whole_seconds(reset));
-        let state = HeaderValue::from_str(&state).expect("a name is a token");
+        // On every answer: written into one buffer the header value then
+        // owns (no second copy), since this runs on every request.
+        let mut state = String::with_capacity(self.name.len() + 32);
+        let _ = write!(
+            state,
+            "\"{}\";r={remaining};t={}",
+            self.name,
+            whole_seconds(reset)
+        );
+        let state = HeaderValue::try_from(state).expect("a name is a token");
         [(RATELIMIT_POLICY, self.policy.clone()), (RATELIMIT, state)]
     }
 

@@ -22,9 +22,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -48,15 +47,18 @@ struct Answer {
     body: Bytes,
 }
 
+/// Headers the layers outside add to an answer.
+const OUTER_HEADERS: usize = 5;
+
 /// The middleware: answers from the cache, or runs the handler and keeps
 /// its answer.
-pub async fn serve(
-    State(responses): State<Arc<ResponseCache>>,
+pub async fn serve<F: Future<Output = Response>>(
+    responses: &ResponseCache,
     mut request: Request,
-    next: Next,
+    inner: impl FnOnce(Request) -> F,
 ) -> Response {
     if !responses.serves(&request) {
-        return next.run(request).await;
+        return inner(request).await;
     }
     let if_none_match = IfNoneMatch::from_headers(request.headers());
     let key = key_of(&request);
@@ -68,7 +70,7 @@ pub async fn serve(
         Err(slot) => slot,
     };
     request.headers_mut().remove(header::IF_NONE_MATCH);
-    let (response, reads) = CachedTable::recording(next.run(request)).await;
+    let (response, reads) = CachedTable::recording(inner(request)).await;
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -160,7 +162,9 @@ impl Answer {
         }
         let mut response = Response::new(Body::from(self.body.clone()));
         let headers = response.headers_mut();
-        headers.reserve(self.headers.len());
+        // Room for what the outer layers add (the budget's two headers, the
+        // request id, CORS's `Vary`), so the map is not grown on the way out.
+        headers.reserve(self.headers.len() + OUTER_HEADERS);
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }

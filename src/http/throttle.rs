@@ -13,11 +13,9 @@
 //! them must not lock out an address.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::{Refusal, User};
@@ -50,17 +48,17 @@ impl Throttle {
 
 /// Counts the request against its caller's budget: 429 over it, and the
 /// budget's headers on the answer either way.
-pub async fn throttle(
-    State(throttle): State<Arc<Throttle>>,
+pub async fn throttle<F: Future<Output = Response>>(
+    throttle: &Throttle,
     mut request: Request,
-    next: Next,
+    inner: impl FnOnce(Request) -> F,
 ) -> Response {
     // A refused token is answered here, never by a handler.
     let refusal = request.extensions_mut().remove::<Refusal>();
     if EXEMPT.contains(&request.uri().path()) {
         return match refusal {
             Some(refusal) => refusal.into_error().into_response(),
-            None => next.run(request).await,
+            None => inner(request).await,
         };
     }
     let user = request
@@ -87,15 +85,18 @@ pub async fn throttle(
     let Some((over_budget, headers)) = budget else {
         return match refusal {
             Some(refusal) => refusal.into_error().into_response(),
-            None => next.run(request).await,
+            None => inner(request).await,
         };
     };
     let mut response = match (over_budget, refusal) {
         (Some(over_budget), _) => over_budget.into_response(),
         (None, Some(refusal)) => refusal.into_error().into_response(),
-        (None, None) => next.run(request).await,
+        (None, None) => inner(request).await,
     };
-    response.headers_mut().extend(headers);
+    let answer_headers = response.headers_mut();
+    for (name, value) in headers {
+        answer_headers.insert(name, value);
+    }
     response
 }
 
