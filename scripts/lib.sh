@@ -23,6 +23,13 @@ start_moto() {
   export AWS_EC2_METADATA_DISABLED=true
 }
 
+# apt-get, one at a time: ./scripts/test installs the container's tools in
+# the background while other stages may install theirs, and apt fails
+# rather than waits when another apt holds its lock.
+apt_get() {
+  flock "${TMPDIR:-/tmp}/atrium-apt.lock" apt-get "$@"
+}
+
 # Debian's Chromium at /usr/bin/chromium, installed with apt-get when it is
 # missing; a fresh machine may have no package lists yet, so update once and
 # retry.
@@ -30,8 +37,8 @@ ensure_chromium() {
   [[ -x /usr/bin/chromium ]] && return
   echo "installing Debian's chromium"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+  apt_get install -y -q --no-install-recommends chromium >/dev/null 2>&1 ||
+    { apt_get update -q >/dev/null && apt_get install -y -q --no-install-recommends chromium >/dev/null; }
 }
 
 # Starts BINARY (`serve`) on a free port with the environment already

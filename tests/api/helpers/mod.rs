@@ -51,13 +51,26 @@ impl Drop for TestApp {
 /// test looks at).
 pub fn fresh_data_dir() -> tempfile::TempDir {
     static SHARED_KEY: OnceLock<PathBuf> = OnceLock::new();
-    let shared = SHARED_KEY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("atrium-test-key-{}", std::process::id()));
-        LocalIssuer::load_or_create(&dir).expect("signing key");
-        dir
-    });
+    let shared = SHARED_KEY.get_or_init(shared_key_dir);
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(&shared.join("keys"), &dir.path().join("keys"));
+    dir
+}
+
+/// One key for every test process of this build (nextest runs each test in
+/// a process of its own), under `target/tmp`. Made aside and renamed into
+/// place, so processes starting together never read a half-written key:
+/// the first rename wins and the others use its key.
+fn shared_key_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("atrium-test-key");
+    if !dir.join("keys").exists() {
+        let aside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        LocalIssuer::load_or_create(aside.path()).expect("signing key");
+        let aside = aside.keep();
+        if std::fs::rename(&aside, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+    }
     dir
 }
 
