@@ -1,5 +1,5 @@
-# Shell helpers shared by scripts/test, scripts/load, scripts/site and
-# scripts/lighthouse (sourced, not run).
+# Shell helpers shared by scripts/test, scripts/test-container,
+# scripts/load, scripts/site and scripts/lighthouse (sourced, not run).
 
 # A free TCP port on loopback.
 free_port() {
@@ -27,8 +27,11 @@ start_moto() {
 # the background while other stages may install theirs, and apt fails
 # rather than waits when another apt holds its lock.
 apt_get() {
-  flock "${TMPDIR:-/tmp}/atrium-apt.lock" apt-get "$@"
+  as_root flock "${TMPDIR:-/tmp}/atrium-apt.lock" apt-get "$@"
 }
+
+# Runs a command as root (through sudo unless we are root already).
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # Debian's Chromium at /usr/bin/chromium, installed with apt-get when it is
 # missing; a fresh machine may have no package lists yet, so update once and
