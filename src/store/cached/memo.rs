@@ -3,24 +3,25 @@
 //! valid exactly as long as those entries are.
 //!
 //! While a memo is being made ([`CachedTable::recording`]), every read
-//! through the cache records the entry it returned: its key and serial.
-//! A memo is found again ([`CachedTable::recall`]) only if each of those
-//! keys still holds the same fresh entry (and, for a page, under its
-//! partition's current generation). A write through this instance replaces
-//! the entry of the item it writes and moves the partitions it touches to
-//! new generations, so it retires exactly the memos made from what it
-//! changed, before and after it is sent, as it does for the entries. A memo
-//! never outlives the TTL of what it was made from. Work that reads around
-//! the cache (a strong read) cannot be remembered.
+//! through the cache notes the write counters of what it read
+//! ([`super::versions`]): the item's key, or the page's partition. A memo
+//! is found again ([`CachedTable::recall`]) only while none of those
+//! counters has moved and everything it was made from is fresh. A write
+//! through this instance moves the counters of the item it writes and of
+//! the partitions it touches, before it is sent and again once its outcome
+//! is in the cache, so it retires exactly the memos made from what it
+//! changed (and, rarely, a few sharing a counter with it). A memo never
+//! outlives the TTL of what it was made from. Work that reads around the
+//! cache (a strong read) cannot be remembered.
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::stored::ENTRY_OVERHEAD;
-use super::{CacheKey, Cached, CachedTable, Core, Entry};
+use super::versions::Seen;
+use super::{CacheKey, Cached, CachedTable, Entry};
 
 /// What is remembered: the caller's own type.
 pub type Memo = Arc<dyn Any + Send + Sync>;
@@ -28,26 +29,23 @@ pub type Memo = Arc<dyn Any + Send + Sync>;
 /// Where a memo will be kept, handed out by a missed [`CachedTable::recall`].
 pub struct MemoKey(CacheKey);
 
-/// The cache entries some work read: what a memo of it depends on.
-pub struct Reads(Vec<EntryRead>);
-
-/// One entry a read returned.
-#[derive(Clone)]
-struct EntryRead {
-    key: CacheKey,
-    serial: u64,
+/// What some work read: what a memo of it depends on.
+pub struct Reads {
+    seen: Vec<Seen>,
+    /// When the stalest entry it read stops being fresh.
     fresh_until: Instant,
 }
 
 /// A memo and what it was made from.
 pub(super) struct Remembered {
     value: Memo,
-    reads: Vec<EntryRead>,
+    seen: Vec<Seen>,
 }
 
 #[derive(Default)]
 struct Recording {
-    reads: Vec<EntryRead>,
+    seen: Vec<Seen>,
+    fresh_until: Option<Instant>,
     around_the_cache: bool,
 }
 
@@ -55,14 +53,14 @@ tokio::task_local! {
     static RECORDING: RefCell<Recording>;
 }
 
-/// Notes that a read returned `entry`, if some work is being recorded.
-pub(super) fn record(key: &CacheKey, entry: &Entry) {
+/// Notes that a read returned `entry`, guarded by counters `seen` before
+/// it, if some work is being recorded.
+pub(super) fn record(seen: &[Seen], entry: &Entry) {
     let _ = RECORDING.try_with(|recording| {
-        recording.borrow_mut().reads.push(EntryRead {
-            key: key.clone(),
-            serial: entry.serial,
-            fresh_until: entry.fresh_until,
-        });
+        let mut recording = recording.borrow_mut();
+        recording.seen.extend_from_slice(seen);
+        let fresh_until = recording.fresh_until.get_or_insert(entry.fresh_until);
+        *fresh_until = entry.fresh_until.min(*fresh_until);
     });
 }
 
@@ -80,8 +78,13 @@ impl CachedTable {
             (output, RECORDING.with(|recording| recording.take()))
         };
         let (output, recording) = RECORDING.scope(RefCell::default(), work).await;
-        let reads = (!recording.around_the_cache && !recording.reads.is_empty())
-            .then_some(Reads(recording.reads));
+        let reads = match recording.fresh_until {
+            Some(fresh_until) if !recording.around_the_cache => Some(Reads {
+                seen: recording.seen,
+                fresh_until,
+            }),
+            _ => None,
+        };
         (output, reads)
     }
 
@@ -94,7 +97,7 @@ impl CachedTable {
             && let Some(found) = core.entries.get(&key).await
             && let Cached::Memo(memo) = &found.value
             && found.fresh_until > core.clock.now()
-            && core.all_current(&memo.reads).await
+            && core.versions.unchanged(&memo.seen)
         {
             core.stats.memo_hits.inc();
             return Ok(memo.value.clone());
@@ -112,55 +115,19 @@ impl CachedTable {
         if !core.enabled {
             return;
         }
-        let Some(fresh_until) = reads.0.iter().map(|read| read.fresh_until).min() else {
-            return;
-        };
-        if !core.all_current(&reads.0).await {
+        if !core.versions.unchanged(&reads.seen) {
             return;
         }
         let bytes = bytes + key.0.heap_bytes() + ENTRY_OVERHEAD + size_of::<Remembered>();
-        let bytes = bytes + reads.0.iter().map(EntryRead::bytes).sum::<usize>();
+        let bytes = bytes + size_of_val(reads.seen.as_slice());
         let entry = Entry {
             value: Cached::Memo(Arc::new(Remembered {
                 value,
-                reads: reads.0,
+                seen: reads.seen,
             })),
-            fresh_until,
+            fresh_until: reads.fresh_until,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            serial: core.next_serial.fetch_add(1, Ordering::Relaxed),
         };
         core.entries.insert(key.0, entry).await;
-    }
-}
-
-impl EntryRead {
-    fn bytes(&self) -> usize {
-        size_of::<Self>() + self.key.heap_bytes()
-    }
-}
-
-impl Core {
-    async fn all_current(&self, reads: &[EntryRead]) -> bool {
-        for read in reads {
-            if !self.current(read).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Whether `read`'s key still holds the same fresh entry, found under
-    /// its partition's current generation.
-    async fn current(&self, read: &EntryRead) -> bool {
-        if let CacheKey::Page(query, partition, index) = &read.key
-            && self.generations_of(query) != (*partition, *index)
-        {
-            return false;
-        }
-        let now = self.clock.now();
-        self.entries
-            .get(&read.key)
-            .await
-            .is_some_and(|entry| entry.serial == read.serial && entry.fresh_until > now)
     }
 }

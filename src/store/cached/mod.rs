@@ -45,11 +45,13 @@ mod pages;
 mod reads;
 mod settings;
 mod stored;
+mod versions;
 mod writes;
 
 pub use settings::{CacheConfig, CacheStats, Clock};
 
 use stored::{StoredItem, StoredPage};
+use versions::{Seen, Versions};
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
@@ -82,8 +84,6 @@ struct Entry {
     value: Cached,
     fresh_until: Instant,
     bytes: u32,
-    /// Unique to this entry: a memo made from it checks it is still the one.
-    serial: u64,
 }
 
 /// A [`Table`] that remembers what it read.
@@ -98,7 +98,8 @@ struct Core {
     /// Partition (or whole-index) name → its current generation.
     generations: moka::sync::Cache<String, u64, RandomState>,
     next_generation: AtomicU64,
-    next_serial: AtomicU64,
+    /// Moved by every write, for checking memos ([`memo`]).
+    versions: Versions,
     /// False when the budget is 0: reads and writes go straight through.
     enabled: bool,
     ttl: Duration,
@@ -150,7 +151,7 @@ impl Core {
                 .max_capacity(1_000_000)
                 .build_with_hasher(RandomState::default()),
             next_generation: AtomicU64::new(1),
-            next_serial: AtomicU64::new(1),
+            versions: Versions::new(),
             enabled: config.max_bytes > 0,
             ttl: config.ttl,
             clock: config.clock.clone(),
@@ -163,15 +164,19 @@ impl Core {
             value,
             fresh_until: self.clock.now() + self.ttl,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
         }
     }
 
     /// Finds a fresh entry, or loads one under the key's compute lock so that
     /// concurrent misses share one backend read (`load` counts it).
-    /// The entry's key and serial are recorded for a memo being made
-    /// ([`memo::record`]).
-    async fn read_through<F, Fut>(&self, key: CacheKey, load: F) -> Result<Cached, StoreError>
+    /// The write counters `seen` before the read are recorded for a memo
+    /// being made ([`memo::record`]).
+    async fn read_through<F, Fut>(
+        &self,
+        key: CacheKey,
+        seen: &[Seen],
+        load: F,
+    ) -> Result<Cached, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Entry, StoreError>>,
@@ -180,7 +185,7 @@ impl Core {
             && found.fresh_until > self.clock.now()
         {
             self.stats.hits.inc();
-            memo::record(&key, &found);
+            memo::record(seen, &found);
             return Ok(found.value);
         }
         let result = self
@@ -198,7 +203,7 @@ impl Core {
             .into_entry()
             .ok_or_else(|| StoreError::Internal("cache entry vanished".into()))?
             .into_value();
-        memo::record(&key, &entry);
+        memo::record(seen, &entry);
         Ok(entry.value)
     }
 
@@ -210,7 +215,8 @@ impl Core {
 
     fn bump(&self, name: String) -> u64 {
         let fresh = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.generations.insert(name, fresh);
+        self.generations.insert(name.clone(), fresh);
+        self.versions.bump(name.as_str());
         fresh
     }
 
@@ -223,6 +229,19 @@ impl Core {
             Index::Gsi1 => self.generation(GSI1_WIDE),
         };
         (partition, index)
+    }
+
+    /// The write counters of the names [`Self::generations_of`] reads: to
+    /// be seen before it.
+    fn pages_seen(&self, query: &Query) -> Vec<Seen> {
+        let mut seen = vec![
+            self.versions
+                .see(partition_name(query.index, &query.partition).as_str()),
+        ];
+        if query.index == Index::Gsi1 {
+            seen.push(self.versions.see(GSI1_WIDE));
+        }
+        seen
     }
 }
 

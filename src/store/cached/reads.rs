@@ -30,8 +30,9 @@ impl Core {
             memo::record_uncached();
             return self.inner.get(key, read).await;
         }
+        let seen = self.versions.see(key);
         let cached = self
-            .read_through(CacheKey::Item(key.clone()), || async {
+            .read_through(CacheKey::Item(key.clone()), &[seen], || async {
                 self.stats.misses.inc();
                 let item = self.inner.get(key, Read::Eventual).await?;
                 let stored = item.as_deref().map(StoredItem::of);
@@ -53,10 +54,11 @@ impl Core {
             memo::record_uncached();
             return self.inner.query(query, read).await;
         }
+        let seen = self.pages_seen(query);
         let (partition, index) = self.generations_of(query);
         let key = CacheKey::Page(Box::new(query.clone()), partition, index);
         let cached = self
-            .read_through(key, || async {
+            .read_through(key, &seen, || async {
                 if let Some(entry) = self.patched(query, partition).await {
                     self.stats.hits.inc();
                     self.stats.patched.inc();
