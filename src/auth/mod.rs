@@ -12,7 +12,7 @@ mod verifier;
 
 pub use keys::{KeySource, RemoteKeys};
 pub use local::{LocalIssuer, local_sub};
-pub use verifier::{Claims, LEEWAY_SECS, Verifier, VerifyError};
+pub use verifier::{Claims, LEEWAY_SECS, Verified, Verifier, VerifyError};
 
 use std::time::Duration;
 

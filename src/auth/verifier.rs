@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::AuthConfig;
 use super::keys::{KeyError, KeySource};
 use crate::clock::now_epoch;
+use crate::ids::UserId;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 30;
@@ -68,6 +69,14 @@ impl Claims {
     }
 }
 
+/// A verified token: its claims, and its subject as a user id (parsed
+/// once, when verified, not on every request that shows the token).
+#[derive(Debug)]
+pub struct Verified {
+    pub claims: Claims,
+    pub user: UserId,
+}
+
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -84,7 +93,7 @@ pub struct Verifier {
     keys: KeySource,
     config: AuthConfig,
     validation: Validation,
-    verified: moka::sync::Cache<Arc<str>, Arc<Claims>, RandomState>,
+    verified: moka::sync::Cache<Arc<str>, Arc<Verified>, RandomState>,
 }
 
 impl Verifier {
@@ -107,16 +116,21 @@ impl Verifier {
     }
 
     /// Verifies a bearer token and returns its claims.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
-        if let Some(claims) = self.verified.get(token) {
-            if claims.exp > now_epoch() {
-                return Ok(claims);
+    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
+        if let Some(verified) = self.verified.get(token) {
+            if verified.claims.exp > now_epoch() {
+                return Ok(verified);
             }
             self.verified.invalidate(token);
         }
-        let claims = Arc::new(self.verify_uncached(token).await?);
-        self.verified.insert(Arc::from(token), claims.clone());
-        Ok(claims)
+        let claims = self.verify_uncached(token).await?;
+        let user = claims
+            .sub
+            .parse()
+            .map_err(|_| invalid("the token's subject is not a user id"))?;
+        let verified = Arc::new(Verified { claims, user });
+        self.verified.insert(Arc::from(token), verified.clone());
+        Ok(verified)
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Claims, VerifyError> {

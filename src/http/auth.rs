@@ -14,25 +14,22 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, RETRY_AFTER_SECS};
-use crate::auth::{Claims, Verifier, VerifyError};
+use crate::auth::{Verified, Verifier, VerifyError};
 use crate::ids::UserId;
 
 /// The signed-in caller.
 #[derive(Clone, Debug)]
-pub struct User {
-    claims: Arc<Claims>,
-    id: UserId,
-}
+pub struct User(Arc<Verified>);
 
 impl User {
     /// The stable user id (Cognito `sub`); every per-user key is built from it.
     pub fn id(&self) -> &UserId {
-        &self.id
+        &self.0.user
     }
 
     /// True when the user is in the Cognito group `group`.
     pub fn in_group(&self, group: &str) -> bool {
-        self.claims.groups.iter().any(|g| g == group)
+        self.0.claims.groups.iter().any(|g| g == group)
     }
 
     /// Fails with 403 unless the user is in `group`.
@@ -50,15 +47,15 @@ impl User {
     /// is the `sub` again (as in Cognito pools that sign in by email), which
     /// is never shown.
     pub fn display_name(&self) -> Option<String> {
-        let name = self.claims.username().trim();
-        (!name.is_empty() && name != self.id.to_string()).then(|| name.to_string())
+        let name = self.0.claims.username().trim();
+        (!name.is_empty() && name != self.id().as_str()).then(|| name.to_string())
     }
 
     pub fn profile(&self) -> Profile {
         Profile {
-            sub: self.id.to_string(),
-            username: self.claims.username().to_string(),
-            groups: self.claims.groups.clone(),
+            sub: self.id().to_string(),
+            username: self.0.claims.username().to_string(),
+            groups: self.0.claims.groups.clone(),
         }
     }
 }
@@ -105,12 +102,7 @@ pub async fn authenticate(verifier: &Verifier, mut request: Request) -> Request 
     };
     let outcome = match value.to_str().ok().and_then(bearer_token) {
         Some(token) => match verifier.verify(token).await {
-            Ok(claims) => match claims.sub.parse() {
-                Ok(id) => Ok(User { claims, id }),
-                Err(_) => Err(Refusal::Invalid(
-                    "the token's subject is not a user id".into(),
-                )),
-            },
+            Ok(verified) => Ok(User(verified)),
             Err(VerifyError::Invalid(why)) => Err(Refusal::Invalid(why)),
             Err(VerifyError::KeysUnavailable(why)) => {
                 tracing::warn!(%why, "cannot verify tokens: no signing keys");
