@@ -5,6 +5,7 @@
 //! `ObjectStore` contract with its presigned URLs (local or S3 on moto).
 
 mod cache;
+mod cache_memo;
 mod cache_pages;
 // The moto fixtures and the service harness the HTTP suite uses too.
 #[allow(dead_code)]
