@@ -1,6 +1,7 @@
 //! Memos: values made from what the cache holds (an HTTP answer rendered
-//! from a todo, say), kept beside the entries they were made from and
-//! valid exactly as long as those entries are.
+//! from a todo, say), kept in the same cache and budget as the entries
+//! they were made from, and valid while what those entries hold is current
+//! (even after an entry itself was evicted).
 //!
 //! While a memo is being made ([`CachedTable::recording`]), every read
 //! through the cache notes the write counters of what it read
