@@ -115,7 +115,7 @@ impl Verifier {
         }
     }
 
-    /// Verifies a bearer token and returns its claims.
+    /// Verifies a bearer token and returns its claims and user id.
     pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
         if let Some(verified) = self.verified.get(token) {
             if verified.claims.exp > now_epoch() {

@@ -60,8 +60,10 @@ pub(super) fn record(seen: &[Seen], entry: &Entry) {
     let _ = RECORDING.try_with(|recording| {
         let mut recording = recording.borrow_mut();
         recording.seen.extend_from_slice(seen);
-        let fresh_until = recording.fresh_until.get_or_insert(entry.fresh_until);
-        *fresh_until = entry.fresh_until.min(*fresh_until);
+        let stalest = recording
+            .fresh_until
+            .map_or(entry.fresh_until, |until| until.min(entry.fresh_until));
+        recording.fresh_until = Some(stalest);
     });
 }
 

@@ -215,33 +215,33 @@ impl Core {
 
     fn bump(&self, name: String) -> u64 {
         let fresh = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.generations.insert(name.clone(), fresh);
-        self.versions.bump(name.as_str());
+        // Its counter moves after its generation (see `versions`).
+        let counter = self.versions.counter(name.as_str());
+        self.generations.insert(name, fresh);
+        self.versions.bump(counter);
         fresh
     }
 
-    /// The generation names a query depends on: its partition, plus the whole
-    /// index for GSI queries (see `forget_partitions`).
-    fn generations_of(&self, query: &Query) -> (u64, u64) {
-        let partition = self.generation(&partition_name(query.index, &query.partition));
-        let index = match query.index {
-            Index::Primary => 0,
-            Index::Gsi1 => self.generation(GSI1_WIDE),
-        };
-        (partition, index)
+    /// `name`'s write counter, then its generation: in that order, so a
+    /// memo of what is read under the generation sees any later move.
+    fn seen_generation(&self, name: &str) -> (Seen, u64) {
+        let seen = self.versions.see(name);
+        (seen, self.generation(name))
     }
 
-    /// The write counters of the names [`Self::generations_of`] reads: to
-    /// be seen before it.
-    fn pages_seen(&self, query: &Query) -> Vec<Seen> {
-        let mut seen = vec![
-            self.versions
-                .see(partition_name(query.index, &query.partition).as_str()),
-        ];
-        if query.index == Index::Gsi1 {
-            seen.push(self.versions.see(GSI1_WIDE));
+    /// The generations a query's pages are keyed by: its partition's, plus
+    /// the whole index's for GSI queries (see `gsi_partitions_touched`),
+    /// with the write counters of both for a memo.
+    fn generations_of(&self, query: &Query) -> ((u64, u64), Vec<Seen>) {
+        let name = partition_name(query.index, &query.partition);
+        let (seen, partition) = self.seen_generation(&name);
+        match query.index {
+            Index::Primary => ((partition, 0), vec![seen]),
+            Index::Gsi1 => {
+                let (wide_seen, index) = self.seen_generation(GSI1_WIDE);
+                ((partition, index), vec![seen, wide_seen])
+            }
         }
-        seen
     }
 }
 

@@ -54,8 +54,7 @@ impl Core {
             memo::record_uncached();
             return self.inner.query(query, read).await;
         }
-        let seen = self.pages_seen(query);
-        let (partition, index) = self.generations_of(query);
+        let ((partition, index), seen) = self.generations_of(query);
         let key = CacheKey::Page(Box::new(query.clone()), partition, index);
         let cached = self
             .read_through(key, &seen, || async {

@@ -26,10 +26,14 @@ pub(super) struct Versions {
     hasher: RandomState,
 }
 
+/// Which counter a key counts in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Counter(u32);
+
 /// A counter as a read found it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Seen {
-    counter: u32,
+    counter: Counter,
     version: u64,
 }
 
@@ -41,9 +45,14 @@ impl Versions {
         }
     }
 
-    fn counter<K: Hash + ?Sized>(&self, key: &K) -> u32 {
+    /// The counter `key` counts in.
+    pub(super) fn counter<K: Hash + ?Sized>(&self, key: &K) -> Counter {
         // Truncation intended: the low bits pick the counter.
-        (self.hasher.hash_one(key) as u32) & (COUNTERS as u32 - 1)
+        Counter((self.hasher.hash_one(key) as u32) & (COUNTERS as u32 - 1))
+    }
+
+    fn at(&self, counter: Counter) -> &AtomicU64 {
+        &self.counters[counter.0 as usize]
     }
 
     /// `key`'s counter now; load it before reading what it guards.
@@ -51,19 +60,19 @@ impl Versions {
         let counter = self.counter(key);
         Seen {
             counter,
-            version: self.counters[counter as usize].load(Ordering::SeqCst),
+            version: self.at(counter).load(Ordering::SeqCst),
         }
     }
 
-    /// Moves `key`'s counter; call after changing what it guards.
-    pub(super) fn bump<K: Hash + ?Sized>(&self, key: &K) {
-        self.counters[self.counter(key) as usize].fetch_add(1, Ordering::SeqCst);
+    /// Moves `counter`; call after changing what it guards.
+    pub(super) fn bump(&self, counter: Counter) {
+        self.at(counter).fetch_add(1, Ordering::SeqCst);
     }
 
     /// True when none of the counters moved since they were seen.
     pub(super) fn unchanged(&self, seen: &[Seen]) -> bool {
         seen.iter()
-            .all(|s| self.counters[s.counter as usize].load(Ordering::SeqCst) == s.version)
+            .all(|s| self.at(s.counter).load(Ordering::SeqCst) == s.version)
     }
 }
 
@@ -76,7 +85,7 @@ mod tests {
         let versions = Versions::new();
         let item = versions.see("P:u1/T:a");
         let other = versions.see("P:u2/T:b");
-        versions.bump("P:u1/T:a");
+        versions.bump(versions.counter("P:u1/T:a"));
         assert!(!versions.unchanged(&[item]));
         let shares = other.counter == item.counter;
         assert_eq!(versions.unchanged(&[other]), !shares);

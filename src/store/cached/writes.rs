@@ -24,7 +24,7 @@ impl Core {
             let Some(key) = write.key() else { continue };
             // Before it is sent: readers meanwhile go to the table.
             let previous = self.entries.remove(&CacheKey::Item(key.clone())).await;
-            self.versions.bump(&key);
+            self.versions.bump(self.versions.counter(&key));
             let gsi_partitions = gsi_partitions_touched(write, previous.as_ref());
             self.bump_all(&gsi_partitions);
             touched.push(Touched {
@@ -69,7 +69,7 @@ impl Core {
                 .entry(CacheKey::Item(t.key.clone()))
                 .and_compute_with(|_| async move { next })
                 .await;
-            self.versions.bump(&t.key);
+            self.versions.bump(self.versions.counter(&t.key));
         }
         result
     }
