@@ -57,3 +57,14 @@ start_server() {
     sleep 0.1
   done
 }
+
+# Creates N todos ("todo 1".."todo N") for TOKEN's user on BASE; prints the
+# last one's id.
+make_todos() { # base token n
+  local i id
+  for i in $(seq 1 "$3"); do
+    id=$(curl -fs -H "authorization: Bearer $2" -H 'content-type: application/json' \
+      -d "{\"title\":\"todo $i\"}" "$1/todos" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  done
+  echo "$id"
+}

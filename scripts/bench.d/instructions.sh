@@ -30,10 +30,7 @@ APP_DATA_DIR=$dir PORT=$port RUST_LOG=warn valgrind --tool=callgrind --instr-ats
   --callgrind-out-file="$dir/cg.out" "$bin" 2>/dev/null & pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 until curl -fs -o /dev/null "$base/readyz"; do sleep 0.1; done
-for i in $(seq 1 20); do
-  id=$(curl -fs -H "authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"title\":\"todo $i\"}" "$base/todos" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-done
+id=$(make_todos "$base" "$token" 20)
 dumps=0
 count() { # path [auth]: prints instructions per request
   local args=("$base$1")
