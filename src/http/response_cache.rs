@@ -30,7 +30,7 @@ use bytes::Bytes;
 use super::auth::User;
 use super::conditional::IfNoneMatch;
 use super::error::ApiError;
-use crate::store::CachedTable;
+use crate::store::{CachedTable, MemoOf};
 
 /// The cache and the routes it serves.
 pub struct ResponseCache {
@@ -61,8 +61,7 @@ pub async fn serve<F: Future<Output = Response>>(
         return inner(request).await;
     }
     let if_none_match = IfNoneMatch::from_headers(request.headers());
-    let key = key_of(&request);
-    let slot = match responses.cache.recall(key).await {
+    let slot = match responses.cache.recall(memo_of(&request)) {
         Ok(memo) => match memo.downcast::<Answer>() {
             Ok(answer) => return answer.respond(&if_none_match),
             Err(_) => return ApiError::Internal("a memo of another kind".into()).into_response(),
@@ -80,10 +79,7 @@ pub async fn serve<F: Future<Output = Response>>(
     };
     if let Some(reads) = reads {
         let bytes = answer.weight();
-        responses
-            .cache
-            .remember(slot, answer.clone(), bytes, reads)
-            .await;
+        responses.cache.remember(slot, answer.clone(), bytes, reads);
     }
     answer.respond(&if_none_match)
 }
@@ -98,22 +94,17 @@ impl ResponseCache {
     }
 }
 
-/// The caller's id (empty when anonymous), then the path and query.
-/// (Pushed, not `format!`ted: this runs on every cached read.)
-fn key_of(request: &Request) -> String {
+/// The caller's id (empty when anonymous), and the path and query.
+fn memo_of(request: &Request) -> MemoOf<'_> {
     let caller = request
         .extensions()
         .get::<User>()
         .map_or("", |user| user.id().as_str());
-    let target = request
+    let what = request
         .uri()
         .path_and_query()
         .map_or("", |target| target.as_str());
-    let mut key = String::with_capacity(caller.len() + 1 + target.len());
-    key.push_str(caller);
-    key.push(' ');
-    key.push_str(target);
-    key
+    MemoOf { caller, what }
 }
 
 impl Answer {

@@ -4,17 +4,20 @@
 
 use std::sync::Arc;
 
-use atrium::store::{CacheConfig, CachedTable, Key, Read};
+use atrium::store::{CacheConfig, CachedTable, Key, MemoOf, Read};
 use serde_json::json;
 
 use crate::cache::Fixture;
 use crate::item;
 
-const MEMO: &str = "alice /todos/A";
+const MEMO: MemoOf = MemoOf {
+    caller: "alice",
+    what: "/todos/A",
+};
 
 #[tokio::test]
 async fn a_memo_outlives_its_items_eviction_but_not_a_write_to_it() {
-    // Room for about seven of the 2 KB fillers below.
+    // Room for about five of the 2 KB fillers below (and a quarter for memos).
     let f = Fixture::new(CacheConfig {
         max_bytes: 16 * 1024,
         ..CacheConfig::default()
@@ -22,12 +25,11 @@ async fn a_memo_outlives_its_items_eviction_but_not_a_write_to_it() {
     let key = Key::new("P", "A");
     f.put_through_the_cache(item("P", "A", json!({ "v": 1 })))
         .await;
-    let slot = f.cache.recall(MEMO.into()).await.unwrap_err();
+    let slot = f.cache.recall(MEMO).unwrap_err();
     let (read, reads) = CachedTable::recording(f.table().get(&key, Read::Eventual)).await;
     assert_eq!(read.unwrap().unwrap()["v"], 1);
     f.cache
-        .remember(slot, Arc::new("answer v1"), 16, reads.unwrap())
-        .await;
+        .remember(slot, Arc::new("answer v1"), 16, reads.unwrap());
 
     // Reads of other items (written behind the cache: no counter moves)
     // push the item out, while the memo, recalled each time, stays.
@@ -37,21 +39,18 @@ async fn a_memo_outlives_its_items_eviction_but_not_a_write_to_it() {
             .await;
         let filler = Key::new("Q", format!("S{i}"));
         f.table().get(&filler, Read::Eventual).await.unwrap();
-        assert!(
-            f.cache.recall(MEMO.into()).await.is_ok(),
-            "after {i} fillers"
-        );
+        assert!(f.cache.recall(MEMO).is_ok(), "after {i} fillers");
         f.cache.sync().await;
     }
     let gets = f.gets();
     f.table().get(&key, Read::Eventual).await.unwrap();
     assert_eq!(f.gets(), gets + 1, "the item was evicted");
-    assert!(f.cache.recall(MEMO.into()).await.is_ok());
+    assert!(f.cache.recall(MEMO).is_ok());
 
     f.put_through_the_cache(item("P", "A", json!({ "v": 2 })))
         .await;
     assert!(
-        f.cache.recall(MEMO.into()).await.is_err(),
+        f.cache.recall(MEMO).is_err(),
         "a write to the item retires the memo made from it"
     );
 }

@@ -1,7 +1,7 @@
 //! Memos: values made from what the cache holds (an HTTP answer rendered
-//! from a todo, say), kept in the same cache and budget as the entries
-//! they were made from, and valid while what those entries hold is current
-//! (even after an entry itself was evicted).
+//! from a todo, say), kept in a share of the cache's budget ([`Memos`]),
+//! and valid while what they were made from is current (even after an
+//! entry itself was evicted).
 //!
 //! While a memo is being made ([`CachedTable::recording`]), every read
 //! through the cache notes the write counters of what it read
@@ -17,18 +17,72 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::stored::ENTRY_OVERHEAD;
+use foldhash::fast::RandomState;
+use prometheus_client::metrics::counter::Counter;
+use quick_cache::{Equivalent, Lifecycle, OptionsBuilder, Weighter};
+
 use super::versions::Seen;
-use super::{CacheKey, Cached, CachedTable, Entry};
+use super::{CachedTable, Entry};
 
 /// What is remembered: the caller's own type.
 pub type Memo = Arc<dyn Any + Send + Sync>;
 
-/// Where a memo will be kept, handed out by a missed [`CachedTable::recall`].
-pub struct MemoKey(CacheKey);
+/// Whose memo of what: a caller (`""` when anonymous) and what they asked
+/// for, borrowed, so that a hit allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MemoOf<'a> {
+    pub caller: &'a str,
+    pub what: &'a str,
+}
+
+/// A memo's key as kept, both parts in one allocation; handed out by a
+/// missed [`CachedTable::recall`] as where to keep a new memo.
+pub struct MemoKey {
+    text: Box<str>,
+    caller_len: usize,
+}
+
+impl MemoKey {
+    fn of(of: MemoOf<'_>) -> Self {
+        let mut text = String::with_capacity(of.caller.len() + of.what.len());
+        text.push_str(of.caller);
+        text.push_str(of.what);
+        Self {
+            text: text.into_boxed_str(),
+            caller_len: of.caller.len(),
+        }
+    }
+
+    fn parts(&self) -> MemoOf<'_> {
+        let (caller, what) = self.text.split_at(self.caller_len);
+        MemoOf { caller, what }
+    }
+}
+
+/// Hashed and compared as its parts, so a [`MemoOf`] finds it.
+impl Hash for MemoKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for MemoKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for MemoKey {}
+
+impl Equivalent<MemoKey> for MemoOf<'_> {
+    fn equivalent(&self, key: &MemoKey) -> bool {
+        *self == key.parts()
+    }
+}
 
 /// What some work read: what a memo of it depends on.
 pub struct Reads {
@@ -40,7 +94,66 @@ pub struct Reads {
 /// A memo and what it was made from.
 pub(super) struct Remembered {
     value: Memo,
-    seen: Vec<Seen>,
+    seen: Box<[Seen]>,
+    fresh_until: Instant,
+    /// Its weight in the memos' budget.
+    bytes: u64,
+}
+
+/// The memos: a `quick_cache`, apart from the entries. Its bookkeeping
+/// is tens of bytes an entry where moka's is about a kilobyte
+/// ([`super::stored::ENTRY_OVERHEAD`]): as many bytes again as a todo's
+/// answer. Kept beside the entries, each todo cost two kilobyte-heavy
+/// entries and the workload's 50,000 todos did not fit the default budget.
+/// A lookup is a hash and a read lock, where moka's asynchronous `get` was
+/// a third of a cached answer's own work.
+pub(super) type Memos =
+    quick_cache::sync::Cache<MemoKey, Arc<Remembered>, ByBytes, RandomState, CountEvictions>;
+
+/// The share of the cache's budget that memos may hold: an answer saves
+/// a render, an entry a backend read, so entries get the most.
+pub(super) const MEMO_SHARE: u64 = 4;
+
+/// What a memo costs beyond its value's own bytes and its key's text: the
+/// cache's slot (its key, value and 21 bytes, in a table kept up to half
+/// empty), the [`Remembered`] allocation, the allocator's rounding.
+const MEMO_OVERHEAD: usize = 160;
+
+pub(super) fn memos(max_bytes: u64, evictions: Counter) -> Memos {
+    let options = OptionsBuilder::new()
+        // Grown as memos come: an empty cache holds no table.
+        .estimated_items_capacity(0)
+        .weight_capacity(max_bytes)
+        .build()
+        .expect("both sizes are set");
+    Memos::with_options(
+        options,
+        ByBytes,
+        RandomState::default(),
+        CountEvictions(evictions),
+    )
+}
+
+/// Weighs a memo by the bytes it holds.
+#[derive(Clone)]
+pub(super) struct ByBytes;
+
+impl Weighter<MemoKey, Arc<Remembered>> for ByBytes {
+    fn weight(&self, _: &MemoKey, memo: &Arc<Remembered>) -> u64 {
+        memo.bytes
+    }
+}
+
+/// Counts evicted memos with the evicted entries.
+#[derive(Clone)]
+pub(super) struct CountEvictions(Counter);
+
+impl Lifecycle<MemoKey, Arc<Remembered>> for CountEvictions {
+    type RequestState = ();
+
+    fn on_evict(&self, _: &mut (), _: MemoKey, _: Arc<Remembered>) {
+        self.0.inc();
+    }
 }
 
 #[derive(Default)]
@@ -91,46 +204,42 @@ impl CachedTable {
         (output, reads)
     }
 
-    /// The memo kept under `key`, if everything it was made from is still
+    /// The memo kept for `of`, if everything it was made from is still
     /// current; else where to keep a new one.
-    pub async fn recall(&self, key: String) -> Result<Memo, MemoKey> {
-        let key = CacheKey::Memo(key);
+    pub fn recall(&self, of: MemoOf<'_>) -> Result<Memo, MemoKey> {
         let core = &self.core;
         if core.enabled
-            && let Some(found) = core.entries.get(&key).await
-            && let Cached::Memo(memo) = &found.value
-            && found.fresh_until > core.clock.now()
-            && core.versions.unchanged(&memo.seen)
+            && let Some(memo) = core.memos.get(&of)
         {
-            core.stats.memo_hits.inc();
-            return Ok(memo.value.clone());
+            if memo.fresh_until > core.clock.now() && core.versions.unchanged(&memo.seen) {
+                core.stats.memo_hits.inc();
+                return Ok(memo.value.clone());
+            }
+            // Never current again: its room is better spent (unless
+            // another request has kept a new one meanwhile).
+            core.memos.remove_if(&of, |kept| Arc::ptr_eq(kept, &memo));
         }
         core.stats.memo_misses.inc();
-        Err(MemoKey(key))
+        Err(MemoKey::of(of))
     }
 
     /// Keeps `value`, weighing `bytes` (the memo's own: its key and what it
     /// was made from are added here), for as long as `reads` are current.
     /// Nothing is kept if they are not current already (a write overtook
     /// the work).
-    pub async fn remember(&self, key: MemoKey, value: Memo, bytes: usize, reads: Reads) {
+    pub fn remember(&self, key: MemoKey, value: Memo, bytes: usize, reads: Reads) {
         let core = &self.core;
-        if !core.enabled {
+        if !core.enabled || !core.versions.unchanged(&reads.seen) {
             return;
         }
-        if !core.versions.unchanged(&reads.seen) {
-            return;
-        }
-        let bytes = bytes + key.0.heap_bytes() + ENTRY_OVERHEAD + size_of::<Remembered>();
-        let bytes = bytes + size_of_val(reads.seen.as_slice());
-        let entry = Entry {
-            value: Cached::Memo(Arc::new(Remembered {
-                value,
-                seen: reads.seen,
-            })),
+        let seen = reads.seen.into_boxed_slice();
+        let bytes = bytes + key.text.len() + size_of_val(&*seen) + MEMO_OVERHEAD;
+        let memo = Remembered {
+            value,
+            seen,
             fresh_until: reads.fresh_until,
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            bytes: bytes as u64,
         };
-        core.entries.insert(key.0, entry).await;
+        core.memos.insert(key, Arc::new(memo));
     }
 }

@@ -48,6 +48,7 @@ mod stored;
 mod versions;
 mod writes;
 
+pub use memo::MemoOf;
 pub use settings::{CacheConfig, CacheStats, Clock};
 
 use stored::{StoredItem, StoredPage};
@@ -65,8 +66,6 @@ enum CacheKey {
     /// A query, with the generations it was read under (boxed: keys are
     /// held twice per entry, and most are items).
     Page(Box<Query>, u64, u64),
-    /// Something made from entries above (see [`memo`]).
-    Memo(String),
     /// A partition's recent writes (see [`pages`]).
     History(String),
 }
@@ -75,7 +74,6 @@ enum CacheKey {
 enum Cached {
     Item(Option<StoredItem>),
     Page(Arc<StoredPage>),
-    Memo(Arc<memo::Remembered>),
     History(Arc<pages::History>),
 }
 
@@ -95,6 +93,8 @@ pub struct CachedTable {
 struct Core {
     inner: Arc<dyn Table>,
     entries: moka::future::Cache<CacheKey, Entry, RandomState>,
+    /// Answers made from entries, in a share of the budget ([`memo`]).
+    memos: memo::Memos,
     /// Partition (or whole-index) name → its current generation.
     generations: moka::sync::Cache<String, u64, RandomState>,
     next_generation: AtomicU64,
@@ -120,7 +120,7 @@ impl CachedTable {
 
     /// Estimated bytes held now.
     pub fn bytes(&self) -> u64 {
-        self.core.entries.weighted_size()
+        self.core.entries.weighted_size() + self.core.memos.weight()
     }
 
     /// Runs moka's pending housekeeping (for exact figures in tests and metrics).
@@ -133,8 +133,10 @@ impl Core {
     fn new(inner: Arc<dyn Table>, config: &CacheConfig) -> Self {
         let stats = CacheStats::default();
         let evictions = stats.evictions.clone();
+        let memo_bytes = config.max_bytes / memo::MEMO_SHARE;
+        let memos = memo::memos(memo_bytes, stats.evictions.clone());
         let entries = moka::future::Cache::builder()
-            .max_capacity(config.max_bytes)
+            .max_capacity(config.max_bytes - memo_bytes)
             .eviction_policy(moka::policy::EvictionPolicy::lru())
             .weigher(|_, entry: &Entry| entry.bytes)
             .time_to_live(config.ttl)
@@ -147,6 +149,7 @@ impl Core {
         Self {
             inner,
             entries,
+            memos,
             generations: moka::sync::Cache::builder()
                 .max_capacity(1_000_000)
                 .build_with_hasher(RandomState::default()),

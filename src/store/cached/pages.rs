@@ -71,7 +71,7 @@ impl History {
             .steps
             .iter()
             .flat_map(|step| &step.changes)
-            .map(|(key, after)| after.bytes(key))
+            .map(|(key, after)| after.held_bytes(key))
             .sum();
         changes + self.queries.len() * 128 + 256
     }

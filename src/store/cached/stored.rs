@@ -13,7 +13,6 @@ use std::mem::size_of;
 
 use bytes::Bytes;
 
-use super::CacheKey;
 use crate::store::{Cursor, Item, Key, Page, Query, StoreError, attr};
 
 /// What an entry costs beyond its own bytes: moka's nodes (the map's
@@ -99,23 +98,6 @@ pub(super) fn item_bytes(key: &Key, item: Option<&StoredItem>) -> usize {
     key.pk.len() + key.sk.len() + item.map_or(0, StoredItem::len) + ENTRY_OVERHEAD
 }
 
-impl CacheKey {
-    /// The heap bytes a key holds beyond its own size.
-    pub(super) fn heap_bytes(&self) -> usize {
-        match self {
-            CacheKey::Item(key) => key.pk.len() + key.sk.len(),
-            CacheKey::Page(query, ..) => {
-                let cursor = query
-                    .cursor
-                    .as_ref()
-                    .map_or(0, |c| c.0.iter().map(|(n, v)| n.len() + v.len() + 48).sum());
-                query.partition.len() + query.sort_prefix.len() + cursor + 64
-            }
-            CacheKey::Memo(text) | CacheKey::History(text) => text.len(),
-        }
-    }
-}
-
 /// An item as a write left it.
 #[derive(Clone)]
 pub(super) enum After {
@@ -137,12 +119,19 @@ impl After {
         }
     }
 
-    /// What it costs in the budget, with its key.
+    /// What it costs in the budget as an entry, with its key.
     pub(super) fn bytes(&self, key: &Key) -> usize {
-        match self {
-            After::Item(item) => item_bytes(key, Some(item)),
-            After::Gone | After::Expiring => item_bytes(key, None),
-        }
+        let item = match self {
+            After::Item(item) => Some(item),
+            After::Gone | After::Expiring => None,
+        };
+        item_bytes(key, item)
+    }
+
+    /// What it costs held inside another entry (a partition's history):
+    /// its key and JSON, without an entry's overhead.
+    pub(super) fn held_bytes(&self, key: &Key) -> usize {
+        self.bytes(key) - ENTRY_OVERHEAD + size_of::<(Key, After)>()
     }
 }
 
