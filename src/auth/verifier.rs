@@ -6,11 +6,10 @@
 //! small leeway; `iss` exactly; `token_use`; and the app client (`client_id`
 //! for access tokens, `aud` for id tokens) in the allow-list.
 //!
-//! A verified token is remembered until it expires, so a busy client costs
-//! one RSA verification, not one per request.
+//! A verified token is remembered until it expires (or its room is needed),
+//! so a busy client costs one RSA verification, not one per request.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use foldhash::fast::RandomState;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
@@ -93,7 +92,34 @@ pub struct Verifier {
     keys: KeySource,
     config: AuthConfig,
     validation: Validation,
-    verified: moka::sync::Cache<Arc<str>, Arc<Verified>, RandomState>,
+    verified: Remembered,
+}
+
+/// Verified tokens, bounded in bytes: a token is about a kilobyte, so a
+/// bound in entries would not bound memory. A lookup hashes the token and
+/// takes a read lock; this runs on every signed-in request.
+type Remembered = quick_cache::sync::Cache<
+    Box<str>,
+    Arc<Verified>,
+    ByLength,
+    RandomState,
+    quick_cache::sync::DefaultLifecycle<Box<str>, Arc<Verified>>,
+>;
+
+/// Room for about 12,000 tokens in use at once.
+const REMEMBERED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a remembered token costs beyond its text: its claims, the cache's
+/// slot, the allocator's rounding.
+const REMEMBERED_OVERHEAD: u64 = 512;
+
+#[derive(Clone)]
+struct ByLength;
+
+impl quick_cache::Weighter<Box<str>, Arc<Verified>> for ByLength {
+    fn weight(&self, token: &Box<str>, _: &Arc<Verified>) -> u64 {
+        token.len() as u64 + REMEMBERED_OVERHEAD
+    }
 }
 
 impl Verifier {
@@ -108,10 +134,16 @@ impl Verifier {
             keys,
             config,
             validation,
-            verified: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(3600))
-                .build_with_hasher(RandomState::default()),
+            verified: Remembered::with_options(
+                quick_cache::OptionsBuilder::new()
+                    .estimated_items_capacity(0)
+                    .weight_capacity(REMEMBERED_BYTES)
+                    .build()
+                    .expect("both sizes are set"),
+                ByLength,
+                RandomState::default(),
+                Default::default(),
+            ),
         }
     }
 
@@ -121,7 +153,7 @@ impl Verifier {
             if verified.claims.exp > now_epoch() {
                 return Ok(verified);
             }
-            self.verified.invalidate(token);
+            self.verified.remove(token);
         }
         let claims = self.verify_uncached(token).await?;
         let user = claims
@@ -129,7 +161,7 @@ impl Verifier {
             .parse()
             .map_err(|_| invalid("the token's subject is not a user id"))?;
         let verified = Arc::new(Verified { claims, user });
-        self.verified.insert(Arc::from(token), verified.clone());
+        self.verified.insert(Box::from(token), verified.clone());
         Ok(verified)
     }
 
