@@ -8,7 +8,6 @@
 //! (up to `q` requests, refilled over `w` seconds) and, per answer,
 //! `RateLimit: "reads";r=97;t=1` (`r` left, full again in `t` seconds).
 
-use std::fmt::Write as _;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -100,15 +99,16 @@ impl<K: Hash + Eq + Clone> Budget<K> {
             Verdict::Pass { remaining } => (remaining, self.refill * (self.burst - remaining)),
             Verdict::Refuse { wait } => (0, wait),
         };
-        // On every answer: written into one buffer the header value then
-        // owns (no second copy), since this runs on every request.
+        // On every answer: pushed (not formatted) into one buffer the
+        // header value then owns, since this runs on every request.
+        let mut digits = itoa::Buffer::new();
         let mut state = String::with_capacity(self.name.len() + 32);
-        let _ = write!(
-            state,
-            "\"{}\";r={remaining};t={}",
-            self.name,
-            whole_seconds(reset)
-        );
+        state.push('"');
+        state.push_str(self.name);
+        state.push_str("\";r=");
+        state.push_str(digits.format(remaining));
+        state.push_str(";t=");
+        state.push_str(digits.format(whole_seconds(reset)));
         let state = HeaderValue::try_from(state).expect("a name is a token");
         [(RATELIMIT_POLICY, self.policy.clone()), (RATELIMIT, state)]
     }

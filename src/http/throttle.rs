@@ -61,15 +61,16 @@ pub async fn throttle<F: Future<Output = Response>>(
             None => inner(request).await,
         };
     }
-    let user = request
-        .extensions()
-        .get::<User>()
-        .map(|user| user.id().clone());
-    let budget = match &user {
-        Some(id) if request.method() == Method::GET || request.method() == Method::HEAD => {
-            throttle.reads.as_ref().map(|b| charge(b, id, "this user"))
-        }
-        Some(id) => throttle.writes.as_ref().map(|b| charge(b, id, "this user")),
+    let reading = request.method() == Method::GET || request.method() == Method::HEAD;
+    let budget = match request.extensions().get::<User>() {
+        Some(user) if reading => throttle
+            .reads
+            .as_ref()
+            .map(|b| charge(b, user.id(), "this user")),
+        Some(user) => throttle
+            .writes
+            .as_ref()
+            .map(|b| charge(b, user.id(), "this user")),
         None => {
             let client = throttle
                 .proxies
