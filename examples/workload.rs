@@ -58,7 +58,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ids: Ids = serde_json::from_slice(&std::fs::read(ids_file)?)?;
             let seconds = setting("WORKLOAD_SECONDS", 15) as u64;
             let label = args.get(3).map_or("run", String::as_str);
-            driver.run(ids, Duration::from_secs(seconds), label).await?;
+            let left = driver.run(ids, Duration::from_secs(seconds), label).await?;
+            // The todos as the run left them, for the next run: one that
+            // started from the seed's would ask for those deleted since.
+            std::fs::write(ids_file, serde_json::to_vec(&left)?)?;
         }
         other => return Err(format!("unknown command {other}").into()),
     }
@@ -164,7 +167,7 @@ impl Driver {
         ids: Ids,
         length: Duration,
         label: &str,
-    ) -> Result<(), Box<dyn std::error::Error>> {
+    ) -> Result<Ids, Box<dyn std::error::Error>> {
         let before = self.metrics().await?;
         let zipf = Arc::new(Zipf::new(ids.len(), 1.1));
         let ids: Arc<Vec<Mutex<Vec<String>>>> = Arc::new(ids.into_iter().map(Mutex::new).collect());
@@ -214,7 +217,11 @@ impl Driver {
         for problem in all.unexpected.iter().take(5) {
             eprintln!("  unexpected: {problem}");
         }
-        Ok(())
+        let ids = Arc::try_unwrap(ids).map_err(|_| "a client still holds the ids")?;
+        Ok(ids
+            .into_iter()
+            .map(|todos| todos.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect())
     }
 
     /// One client: pick a user and an operation, wait for the answer, repeat.
