@@ -62,8 +62,27 @@ enum SiteCommand {
     Build,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Threads for blocking work (the embedded store's transactions, images,
+/// files). Tokio's default is 512 and grows on demand: under the workload
+/// benchmark the embedded store's calls grew it to 60 threads, each with a
+/// stack and allocator pages of its own, for two cores' worth of work.
+const BLOCKING_THREADS: usize = 8;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     atrium::allocator::release_empty_pages_at_once();
     let cli = Cli::parse();
     let config = match Config::from_env() {
