@@ -107,7 +107,7 @@ fn register_cache(registry: &mut Registry, cache: &CacheStats) {
         ),
         (
             "cache_evictions",
-            "Cache entries dropped for size or age",
+            "Cache entries and kept answers dropped for size or age",
             &cache.evictions,
         ),
         (

@@ -13,7 +13,8 @@ pub struct CacheConfig {
     /// How long an entry is served without asking the table again.
     pub ttl: Duration,
     /// The most bytes (estimated heap size of keys and values) kept in
-    /// memory; 0 turns the cache off (every read goes to the table).
+    /// memory, a quarter of it for memos; 0 turns the cache off (every
+    /// read goes to the table).
     pub max_bytes: u64,
     /// Where "now" comes from.
     pub clock: Clock,
@@ -62,7 +63,7 @@ pub struct CacheStats {
     pub patched: Counter,
     /// Strongly consistent reads, which go to the table past the cache.
     pub bypassed: Counter,
-    /// Entries dropped for size or age.
+    /// Entries and memos dropped for size or age.
     pub evictions: Counter,
     /// Memos (rendered answers) found current.
     pub memo_hits: Counter,
