@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal as _;
 
-use axum::extract::MatchedPath;
 use axum::http::Request;
 use tracing::Span;
 use tracing::level_filters::LevelFilter;
@@ -42,10 +41,6 @@ pub fn init(json: bool) {
 
 /// The span for one request.
 pub fn request_span<B>(request: &Request<B>) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -54,7 +49,8 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
-        route = route.unwrap_or("unmatched"),
+        // Recorded once routed: the span starts before the router.
+        route = tracing::field::Empty,
         request_id,
     )
 }

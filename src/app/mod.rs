@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 
+use crate::http::middleware::Service;
+
 use crate::account::AccountState;
 use crate::blog::BlogState;
 use crate::config::Config;
@@ -99,13 +101,13 @@ impl Application {
         })
     }
 
-    /// The whole service as one router.
-    pub fn router(&self) -> Router {
+    /// The whole service: its stack around one router.
+    pub fn router(&self) -> Service {
         router::service(self, |routes| routes)
     }
 
     /// The service with `extra` routes inside its middleware.
-    pub fn router_with(&self, extra: impl FnOnce(Router) -> Router) -> Router {
+    pub fn router_with(&self, extra: impl FnOnce(Router) -> Router) -> Service {
         router::service(self, extra)
     }
 

@@ -10,7 +10,7 @@ use super::Application;
 use std::sync::Arc;
 
 use crate::config::Runtime;
-use crate::http::middleware::{self, Layers};
+use crate::http::middleware::{self, Layers, Service};
 use crate::http::openapi::{self, ApiDoc};
 use crate::http::ratelimit::TrustedProxies;
 use crate::http::response_cache::ResponseCache;
@@ -41,7 +41,7 @@ const CACHED_ROUTES: [&str; 4] = ["/todos", "/todos/{id}", "/blog/posts", "/blog
 
 /// The whole service, with `extra` routes inside the middleware (tests add
 /// some).
-pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Router {
+pub fn service(app: &Application, extra: impl FnOnce(Router) -> Router) -> Service {
     let (routes, openapi) = api(app);
     let mut routes = routes
         .merge(docs::openapi_json(&openapi))

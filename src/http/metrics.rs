@@ -140,11 +140,15 @@ pub async fn track<F: Future<Output = Response>>(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
-    let route = request
+    let response = inner(request).await;
+    // The route, as the answer names it (the stack is outside the router),
+    // also for the request's log line.
+    let route = response
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = inner(request).await;
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::Span::current().record("route", route);
+    let route = route.to_string();
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     if let Some(emf) = &metrics.emf {

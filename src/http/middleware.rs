@@ -1,20 +1,28 @@
 //! The service's one stack of tower layers, outermost first: request id,
 //! tracing, metrics, problem bodies, panic catching, compression, CORS,
 //! timeout, the body's pause deadline, body limit, default `Cache-Control`,
-//! then the caller's steps: the writes' deadline, authentication, the
-//! throttle, the response cache.
+//! then the caller's steps (authentication, the throttle, a kept answer),
+//! then axum's router, and inside each route its own steps (the writes'
+//! deadline, the response cache keeping the answer).
+//!
+//! The stack wraps the router, not each route: a kept answer is sent
+//! before routing ([`super::response_cache`]), through every layer a
+//! routed answer goes through.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use tower::ServiceBuilder;
-use tower::util::{MapRequestLayer, MapResponseLayer};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use tower::util::{BoxCloneSyncService, MapRequestLayer, MapResponseLayer};
+use tower::{ServiceBuilder, ServiceExt as _};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -50,11 +58,30 @@ pub struct Layers {
     pub throttle: Arc<Throttle>,
 }
 
+/// The whole service, as the runtimes serve it.
+pub type Service = BoxCloneSyncService<Request, Response, Infallible>;
+
 /// Wraps `routes` in the stack.
-pub fn wrap(routes: Router, layers: Layers) -> Router {
+pub fn wrap(routes: Router, layers: Layers) -> Service {
     let x_request_id = HeaderName::from_static("x-request-id");
     let body_timeout = layers.body_timeout;
+    let routes = routes.layer(middleware::from_fn_with_state(
+        Arc::new(RouteSteps {
+            request_timeout: layers.request_timeout,
+            responses: layers.responses.clone(),
+        }),
+        route_steps,
+    ));
+    let front = CallerSteps {
+        steps: Arc::new(Steps {
+            verifier: layers.verifier,
+            throttle: layers.throttle,
+            responses: layers.responses,
+        }),
+        routes,
+    };
     let stack = ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
             MakeRequestUuid,
@@ -86,16 +113,8 @@ pub fn wrap(routes: Router, layers: Layers) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
         ))
-        .layer(middleware::from_fn_with_state(
-            Arc::new(CallerSteps {
-                request_timeout: layers.request_timeout,
-                verifier: layers.verifier,
-                throttle: layers.throttle,
-                responses: layers.responses,
-            }),
-            caller_steps,
-        ));
-    routes.layer(stack)
+        .service(front);
+    BoxCloneSyncService::new(stack)
 }
 
 /// Counts and times every request ([`Metrics`]).
@@ -103,30 +122,81 @@ async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
     super::metrics::track(&metrics, request, |request| next.run(request)).await
 }
 
-/// What the innermost steps need.
+/// The steps before routing: who is calling, their budget, and a kept
+/// answer. A plain service, not a `from_fn` layer, which would clone and
+/// box the rest of the stack on every request.
+#[derive(Clone)]
 struct CallerSteps {
-    request_timeout: Duration,
+    steps: Arc<Steps>,
+    routes: Router,
+}
+
+struct Steps {
     verifier: Arc<Verifier>,
     throttle: Arc<Throttle>,
     responses: Arc<ResponseCache>,
 }
 
-/// The innermost steps, in order: the deadline of the request's writes (the
-/// same as the timeout's, see `store::deadline`), who is calling, their
-/// budget, and the response cache. One layer, not four: a `from_fn` layer
-/// clones and boxes the rest of the stack, and boxes its own future, on
-/// every request, and four of them nested were a third of a cached read.
-async fn caller_steps(
-    State(steps): State<Arc<CallerSteps>>,
+impl tower::Service<Request> for CallerSteps {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (steps, routes) = (self.steps.clone(), self.routes.clone());
+        Box::pin(async move { Ok(steps.run(request, routes).await) })
+    }
+}
+
+impl Steps {
+    async fn run(&self, request: Request, routes: Router) -> Response {
+        let request = super::auth::authenticate(&self.verifier, request).await;
+        super::throttle::throttle(&self.throttle, request, |mut request| async move {
+            if let Some(kept) = self.responses.answer(&mut request) {
+                return kept;
+            }
+            match routes.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        })
+        .await
+    }
+}
+
+/// What each route's own steps need.
+struct RouteSteps {
+    request_timeout: Duration,
+    responses: Arc<ResponseCache>,
+}
+
+/// Each route's own steps: the deadline of the request's writes (the same
+/// as the timeout's, see `store::deadline`), and the response cache keeping
+/// the answer. Also names the route, which only the router knows, for the
+/// handler's log lines (the request's span) and the metrics (the answer's
+/// extensions).
+async fn route_steps(
+    State(steps): State<Arc<RouteSteps>>,
     request: Request,
     next: Next,
 ) -> Response {
     let deadline = std::time::Instant::now() + steps.request_timeout;
-    let request = super::auth::authenticate(&steps.verifier, request).await;
-    let answer = super::throttle::throttle(&steps.throttle, request, |request| {
-        super::response_cache::serve(&steps.responses, request, |request| next.run(request))
-    });
-    crate::store::deadline::within(deadline, answer).await
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    if let Some(route) = &route {
+        tracing::Span::current().record("route", route.as_str());
+    }
+    let answer =
+        super::response_cache::serve(&steps.responses, request, |request| next.run(request));
+    let mut response = crate::store::deadline::within(deadline, answer).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
 }
 
 /// Gives error responses that have no body of their own (axum's 404 and

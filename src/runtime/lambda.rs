@@ -22,11 +22,14 @@ use crate::reactions::Reactions;
 
 /// Serves `router` for HTTP events until the execution environment is shut
 /// down.
-pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> {
+pub async fn serve_http(
+    router: crate::http::middleware::Service,
+) -> Result<(), lambda_http::Error> {
     let service = tower::service_fn(move |request: lambda_http::Request| {
         let router = router.clone();
         async move {
             let (request, prefix) = as_direct_request(request);
+            let request = request.map(axum::body::Body::new);
             let mut response = router.oneshot(request).await?;
             restore_prefix(&mut response, &prefix);
             Ok::<_, Infallible>(response)

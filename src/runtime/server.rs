@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use crate::http::middleware::Service;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -59,19 +59,19 @@ impl From<&crate::config::Config> for Limits {
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
-    router: Router,
+    router: Service,
     grace: Duration,
     limits: Limits,
 }
 
 impl Server {
-    pub async fn bind(addr: SocketAddr, router: Router, grace: Duration) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, router: Service, grace: Duration) -> std::io::Result<Self> {
         Ok(Self::on(TcpListener::bind(addr).await?, router, grace))
     }
 
     /// Serves on a listener bound earlier (to learn the port before the
     /// application is built).
-    pub fn on(listener: TcpListener, router: Router, grace: Duration) -> Self {
+    pub fn on(listener: TcpListener, router: Service, grace: Duration) -> Self {
         Self {
             listener,
             router,

@@ -20,7 +20,7 @@ mod dynamo;
 mod embedded;
 pub mod migrations;
 
-pub use cached::{CacheConfig, CacheStats, CachedTable, Clock, MemoOf};
+pub use cached::{CacheConfig, CacheStats, CachedTable, Clock, MemoKey, MemoOf};
 pub use change::{ChangeKind, ChangeRecord};
 pub use cursor::Cursor;
 pub use dynamo::{DynamoTable, GSI1_NAME};

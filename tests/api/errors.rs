@@ -323,10 +323,19 @@ async fn metrics_count_requests_by_route_and_the_cache() {
     for _ in 0..3 {
         app.get_todo(&alice, &id).await;
     }
+    app.get_public("/no/such/route").await;
     let text = app.get_public("/metrics").await.text().await.unwrap();
+    // Answers kept by the response cache (sent before routing) are
+    // counted under their route too.
     assert!(
         text.contains(
             r#"atrium_http_requests_total{method="GET",route="/todos/{id}",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"atrium_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
         ),
         "{text}"
     );

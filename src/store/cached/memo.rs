@@ -41,6 +41,7 @@ pub struct MemoOf<'a> {
 
 /// A memo's key as kept, both parts in one allocation; handed out by a
 /// missed [`CachedTable::recall`] as where to keep a new memo.
+#[derive(Clone)]
 pub struct MemoKey {
     text: Box<str>,
     caller_len: usize,

@@ -48,7 +48,7 @@ mod stored;
 mod versions;
 mod writes;
 
-pub use memo::MemoOf;
+pub use memo::{MemoKey, MemoOf};
 pub use settings::{CacheConfig, CacheStats, Clock};
 
 use stored::{StoredItem, StoredPage};
