@@ -222,3 +222,23 @@ impl Answer {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fits;
+
+    #[test]
+    fn a_path_fits_a_template_segment_by_segment() {
+        assert!(fits("/todos", "/todos"));
+        assert!(fits("/todos/{id}", "/todos/01J0"));
+        assert!(fits("/blog/posts/{slug}", "/blog/posts/hello"));
+        assert!(
+            !fits("/todos/{id}", "/todos/"),
+            "a parameter is never empty"
+        );
+        assert!(!fits("/todos/{id}", "/todos"));
+        assert!(!fits("/todos/{id}", "/todos/a/b"));
+        assert!(!fits("/todos", "/todos/"));
+        assert!(!fits("/todos", "/healthz"));
+    }
+}
