@@ -32,7 +32,8 @@
 //!   an outbox), [`auth`] (Cognito-shaped JWTs, verified and, locally,
 //!   issued).
 //! - Foundations: [`ids`] (validated ids), [`clock`], [`aws`] (the SDK
-//!   configuration and its error classes), [`telemetry`], [`allocator`], and
+//!   configuration and its error classes), [`telemetry`], [`allocator`],
+//!   [`bounded`] (a cache bounded in bytes), and
 //!   `secret_file` (keys generated once in the data directory).
 
 pub mod account;
@@ -41,6 +42,7 @@ pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod blog;
+pub mod bounded;
 pub mod clock;
 pub mod config;
 pub mod http;

@@ -11,12 +11,12 @@
 
 use std::sync::Arc;
 
-use foldhash::fast::RandomState;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
 use super::AuthConfig;
 use super::keys::{KeyError, KeySource};
+use crate::bounded::{Bounded, DefaultLifecycle, Weighter, bounded};
 use crate::clock::now_epoch;
 use crate::ids::UserId;
 
@@ -96,15 +96,9 @@ pub struct Verifier {
 }
 
 /// Verified tokens, bounded in bytes: a token is about a kilobyte, so a
-/// bound in entries would not bound memory. A lookup hashes the token and
-/// takes a read lock; this runs on every signed-in request.
-type Remembered = quick_cache::sync::Cache<
-    Box<str>,
-    Arc<Verified>,
-    ByLength,
-    RandomState,
-    quick_cache::sync::DefaultLifecycle<Box<str>, Arc<Verified>>,
->;
+/// bound in entries would not bound memory. Looked up on every signed-in
+/// request.
+type Remembered = Bounded<Box<str>, Arc<Verified>, ByLength>;
 
 /// Room for about 12,000 tokens in use at once.
 const REMEMBERED_BYTES: u64 = 16 * 1024 * 1024;
@@ -116,7 +110,7 @@ const REMEMBERED_OVERHEAD: u64 = 512;
 #[derive(Clone)]
 struct ByLength;
 
-impl quick_cache::Weighter<Box<str>, Arc<Verified>> for ByLength {
+impl Weighter<Box<str>, Arc<Verified>> for ByLength {
     fn weight(&self, token: &Box<str>, _: &Arc<Verified>) -> u64 {
         token.len() as u64 + REMEMBERED_OVERHEAD
     }
@@ -134,16 +128,7 @@ impl Verifier {
             keys,
             config,
             validation,
-            verified: Remembered::with_options(
-                quick_cache::OptionsBuilder::new()
-                    .estimated_items_capacity(0)
-                    .weight_capacity(REMEMBERED_BYTES)
-                    .build()
-                    .expect("both sizes are set"),
-                ByLength,
-                RandomState::default(),
-                Default::default(),
-            ),
+            verified: bounded(REMEMBERED_BYTES, ByLength, DefaultLifecycle::default()),
         }
     }
 

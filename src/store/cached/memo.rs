@@ -21,12 +21,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use foldhash::fast::RandomState;
 use prometheus_client::metrics::counter::Counter;
-use quick_cache::{Equivalent, Lifecycle, OptionsBuilder, Weighter};
 
 use super::versions::Seen;
 use super::{CachedTable, Entry};
+use crate::bounded::{Bounded, Equivalent, Lifecycle, Weighter, bounded};
 
 /// What is remembered: the caller's own type.
 pub type Memo = Arc<dyn Any + Send + Sync>;
@@ -101,15 +100,14 @@ pub(super) struct Remembered {
     bytes: u64,
 }
 
-/// The memos: a `quick_cache`, apart from the entries. Its bookkeeping
-/// is tens of bytes an entry where moka's is about a kilobyte
-/// ([`super::stored::ENTRY_OVERHEAD`]): as many bytes again as a todo's
-/// answer. Kept beside the entries, each todo cost two kilobyte-heavy
-/// entries and the workload's 50,000 todos did not fit the default budget.
-/// A lookup is a hash and a read lock, where moka's asynchronous `get` was
-/// a third of a cached answer's own work.
-pub(super) type Memos =
-    quick_cache::sync::Cache<MemoKey, Arc<Remembered>, ByBytes, RandomState, CountEvictions>;
+/// The memos, apart from the entries, in a cache bounded in bytes
+/// ([`crate::bounded`]) whose bookkeeping is tens of bytes a memo where
+/// moka's is about a kilobyte ([`super::stored::ENTRY_OVERHEAD`]), as much
+/// again as a todo's answer. Kept beside the entries, each todo cost two
+/// kilobyte-heavy entries and the workload's 50,000 todos did not fit the
+/// default budget; and moka's asynchronous `get` was about 40% of a hit's
+/// own work.
+pub(super) type Memos = Bounded<MemoKey, Arc<Remembered>, ByBytes, CountEvictions>;
 
 /// The share of the cache's budget that memos may hold: an answer saves
 /// a render, an entry a backend read, so entries get the most.
@@ -121,18 +119,7 @@ pub(super) const MEMO_SHARE: u64 = 4;
 const MEMO_OVERHEAD: usize = 160;
 
 pub(super) fn memos(max_bytes: u64, evictions: Counter) -> Memos {
-    let options = OptionsBuilder::new()
-        // Grown as memos come: an empty cache holds no table.
-        .estimated_items_capacity(0)
-        .weight_capacity(max_bytes)
-        .build()
-        .expect("both sizes are set");
-    Memos::with_options(
-        options,
-        ByBytes,
-        RandomState::default(),
-        CountEvictions(evictions),
-    )
+    bounded(max_bytes, ByBytes, CountEvictions(evictions))
 }
 
 /// Weighs a memo by the bytes it holds.
