@@ -120,6 +120,9 @@ pub async fn serve<F: Future<Output = Response>>(
     let (Some(Slot(slot)), Some(route)) = (slot, responses.route_of(&request)) else {
         return inner(request).await;
     };
+    // Only now a miss: `answer` looks up any path that fits a template,
+    // `/todos/changes` too.
+    responses.cache.missed();
     let if_none_match = IfNoneMatch::from_headers(request.headers());
     request.headers_mut().remove(header::IF_NONE_MATCH);
     let (response, reads) = CachedTable::recording(inner(request)).await;

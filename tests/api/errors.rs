@@ -324,6 +324,9 @@ async fn metrics_count_requests_by_route_and_the_cache() {
         app.get_todo(&alice, &id).await;
     }
     app.get_public("/no/such/route").await;
+    // A route whose answers are never kept is no miss of the response
+    // cache, though its path fits `/todos/{id}`.
+    app.get("/todos/changes", &alice).await;
     let text = app.get_public("/metrics").await.text().await.unwrap();
     // Answers kept by the response cache (sent before routing) are
     // counted under their route too.

@@ -193,7 +193,9 @@ impl CachedTable {
     }
 
     /// The memo kept for `of`, if everything it was made from is still
-    /// current; else where to keep a new one.
+    /// current; else where to keep a new one. A hit is counted here; a miss
+    /// by the caller ([`CachedTable::missed`]), once it knows the answer
+    /// was one it keeps (a lookup may be made on a guess).
     pub fn recall(&self, of: MemoOf<'_>) -> Result<Memo, MemoKey> {
         let core = &self.core;
         if core.enabled
@@ -207,8 +209,12 @@ impl CachedTable {
             // another request has kept a new one meanwhile).
             core.memos.remove_if(&of, |kept| Arc::ptr_eq(kept, &memo));
         }
-        core.stats.memo_misses.inc();
         Err(MemoKey::of(of))
+    }
+
+    /// Counts a missed [`CachedTable::recall`] of something kept.
+    pub fn missed(&self) {
+        self.core.stats.memo_misses.inc();
     }
 
     /// Keeps `value`, weighing `bytes` (the memo's own: its key and what it
