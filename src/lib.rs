@@ -33,7 +33,8 @@
 //!   issued).
 //! - Foundations: [`ids`] (validated ids), [`clock`], [`aws`] (the SDK
 //!   configuration and its error classes), [`telemetry`], [`allocator`],
-//!   [`bounded`] (a cache bounded in bytes), and
+//!   [`bounded`] (a cache bounded in bytes), [`large_work`] (threads for
+//!   photo work, which hold its memory while it lasts), and
 //!   `secret_file` (keys generated once in the data directory).
 
 pub mod account;
@@ -48,6 +49,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod large_work;
 pub mod mail;
 pub mod objects;
 pub mod reaction;

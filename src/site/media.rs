@@ -16,6 +16,7 @@ use bytes::Bytes;
 use super::ASSET_CACHE;
 use crate::blog::Post;
 use crate::blog::photos::Photo;
+use crate::large_work;
 use crate::objects::ObjectStore;
 use crate::objects::site::SiteFile;
 use crate::uploads::inspect;
@@ -67,7 +68,7 @@ pub async fn make(objects: &dyn ObjectStore, photo: &Photo) -> Option<Vec<SiteFi
         }
     };
     let sizes = photo.sizes();
-    let work = tokio::task::spawn_blocking(move || inspect::derivatives(&original, &sizes));
+    let work = large_work::run(move || inspect::derivatives(&original, &sizes));
     let failed = match tokio::time::timeout(TIME_LIMIT, work).await {
         Ok(Ok(Ok(made))) => return Some(files(photo, made)),
         Ok(Ok(Err(why))) => why,

@@ -20,6 +20,7 @@ use super::inspect::{self, content_matches, is_image};
 use super::model::{self, ImageSize, Status, Thumbnail, Upload};
 use crate::ids::UserId;
 use crate::keys;
+use crate::large_work;
 use crate::reaction::ReactionError;
 use crate::store::{Condition, Read, Write};
 
@@ -147,7 +148,7 @@ async fn check(upload: &Upload, body: Bytes) -> Result<Checked, String> {
     if !is_image(&upload.content_type) {
         return Ok(Checked::default());
     }
-    let work = tokio::task::spawn_blocking(move || inspect::thumbnails(&body));
+    let work = large_work::run(move || inspect::thumbnails(&body));
     let encoded = tokio::time::timeout(THUMBNAIL_TIME_LIMIT, work)
         .await
         .map_err(|_| "the image took too long to process".to_string())?

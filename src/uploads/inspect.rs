@@ -50,9 +50,10 @@ pub struct Thumbnails {
 /// size of [`sizes_for`] the image, each smaller one resized from the
 /// previous, larger one (cheaper than from the
 /// original, and indistinguishable at these ratios). CPU-bound: run it on a
-/// blocking thread. The memory the decoded photo took goes back to the OS.
+/// large-work thread (`crate::large_work`), which keeps the memory the
+/// decoded photo took for the next image, and lets go once none comes.
 pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails, String> {
-    let made = decode(bytes).and_then(|image| {
+    decode(bytes).and_then(|image| {
         let (width, height) = (image.width(), image.height());
         let sizes = sizes_for(width.max(height));
         let targets: Vec<(u32, u32)> = sizes.iter().map(|&s| fit(width, height, s)).collect();
@@ -70,9 +71,7 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails, String> {
             height,
             encoded,
         })
-    });
-    crate::allocator::release_unused();
-    made
+    })
 }
 
 /// One copy of an image for the site, in both formats.
@@ -85,9 +84,9 @@ pub struct Derivative {
 
 /// The image in `bytes` at each of `sizes` (width × height, smallest
 /// first, never larger than the oriented image), as JPEG and WebP.
-/// CPU-bound, like [`thumbnails`].
+/// CPU-bound large work, like [`thumbnails`].
 pub fn derivatives(bytes: &[u8], sizes: &[(u32, u32)]) -> Result<Vec<Derivative>, String> {
-    let made = decode(bytes).and_then(|image| {
+    decode(bytes).and_then(|image| {
         resized(image.into_rgb8(), sizes)?
             .iter()
             .map(|image| {
@@ -99,9 +98,7 @@ pub fn derivatives(bytes: &[u8], sizes: &[(u32, u32)]) -> Result<Vec<Derivative>
                 })
             })
             .collect()
-    });
-    crate::allocator::release_unused();
-    made
+    })
 }
 
 /// `image` at each of `targets` (smallest first), each smaller one resized

@@ -2,7 +2,8 @@
 //! (`tests/api`): the `Table` contract on whichever store the suite runs
 //! against (the embedded one, or DynamoDB on moto with `ATRIUM_TEST_MOTO`),
 //! the read cache's semantics over a store that counts its reads, and the
-//! `ObjectStore` contract with its presigned URLs (local or S3 on moto).
+//! `ObjectStore` contract with its presigned URLs (local or S3 on moto),
+//! and the threads that run photo work.
 
 mod cache;
 mod cache_memo;
@@ -14,6 +15,7 @@ mod emulator;
 #[allow(dead_code, unused_imports)]
 #[path = "../api/helpers/mod.rs"]
 mod helpers;
+mod large_work;
 mod objects;
 mod store;
 
