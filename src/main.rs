@@ -63,9 +63,10 @@ enum SiteCommand {
 }
 
 /// Threads for blocking work (the embedded store's transactions, files;
-/// photos have threads of their own, `atrium::large_work`). Tokio's default is 512 and grows on demand: under the workload
-/// benchmark the embedded store's calls grew it to 60 threads, each with a
-/// stack and allocator pages of its own, for two cores' worth of work.
+/// photos have threads of their own, `atrium::large_work`). Tokio's
+/// default is 512 and grows on demand: under the workload benchmark the
+/// embedded store's calls grew it to 60 threads, each with a stack and
+/// allocator pages of its own, for two cores' worth of work.
 const BLOCKING_THREADS: usize = 8;
 
 fn main() -> ExitCode {
