@@ -89,6 +89,7 @@ struct Holders {
 
 static HOLDERS: Mutex<Holders> = Mutex::new(Holders {
     count: 0,
+    // mimalloc's default, until `release_empty_pages_at_once`.
     resting_delay: HOLDING_DELAY_MS,
 });
 

@@ -1,8 +1,9 @@
-"""Memory around photo uploads for ./scripts/bench: a user uploads PHOTOS
-12 MP JPEGs one after another through the HTTP API (ticket, PUT, wait for
-the thumbnails), as a phone sends a batch; prints the rate, the server's
-RSS before, right after the last and once the server has been idle for
-IDLE seconds (the allocator keeps a photo's pages only while more come).
+"""Memory around photo uploads for ./scripts/bench: a user uploads every
+JPEG in PHOTOS_DIR, ROUNDS times (default 2), one after another through
+the HTTP API (ticket, PUT, wait for the thumbnails), as a phone sends a
+batch; prints the rate, and the server's RSS before, right after the last
+and once the server has been idle for IDLE seconds (default 3; the
+large-work threads keep a photo's pages only while more come).
 
     python3 scripts/bench.d/uploads.py BASE_URL TOKEN PID PHOTOS_DIR [ROUNDS] [IDLE]
 """
